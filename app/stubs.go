@@ -8,8 +8,5 @@ import (
 // These front ends arrive with their issues; until then they say so.
 var errNotYet = errors.New("not available in this build yet")
 
-func runGUI(args []string, stdin io.Reader, stdout, stderr io.Writer) error      { return errNotYet }
-func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error     { return errNotYet }
-func runWatch(args []string, stdin io.Reader, stdout, stderr io.Writer) error    { return errNotYet }
-func runDiagnose(args []string, stdin io.Reader, stdout, stderr io.Writer) error { return errNotYet }
-func runEmulator(args []string, stdin io.Reader, stdout, stderr io.Writer) error { return errNotYet }
+func runGUI(args []string, stdin io.Reader, stdout, stderr io.Writer) error  { return errNotYet }
+func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error { return errNotYet }
