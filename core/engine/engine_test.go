@@ -1,0 +1,218 @@
+package engine_test
+
+import (
+	"context"
+	"crypto/tls"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+
+	"emergencydesk/core/alert"
+	"emergencydesk/core/config"
+	"emergencydesk/core/engine"
+	"emergencydesk/core/health"
+	"emergencydesk/core/msemu"
+	"emergencydesk/core/paths"
+	"emergencydesk/core/secrets"
+	"emergencydesk/core/secrets/secretstest"
+)
+
+type rig struct {
+	t      *testing.T
+	emu    *msemu.Emulator
+	eng    *engine.Engine
+	events <-chan engine.Event
+	dirs   paths.Dirs
+}
+
+func newRig(t *testing.T, o msemu.Options, tweak func(*config.Config)) *rig {
+	t.Helper()
+	vault := secretstest.Vault(t)
+	emu, err := msemu.Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(emu.Close)
+	dirs := paths.Under(t.TempDir())
+	s, err := emu.Settings(config.Default(), dirs.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(&s.Config)
+	}
+	if err := config.Save(dirs.ConfigFile(), s.Config); err != nil {
+		t.Fatal(err)
+	}
+	if err := vault.Set(secrets.ConnectionString, s.ConnectionString); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Options{Dirs: dirs, Vault: vault})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	events, unsub := eng.Subscribe()
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unsub(); cancel(); eng.Stop() })
+	return &rig{t: t, emu: emu, eng: eng, events: events, dirs: dirs}
+}
+
+// next waits for the first event satisfying match.
+func (r *rig) next(what string, d time.Duration, match func(engine.Event) bool) engine.Event {
+	r.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case ev := <-r.events:
+			if match(ev) {
+				return ev
+			}
+		case <-deadline:
+			r.t.Fatalf("timed out waiting for %s (health: %+v)", what, r.eng.Health())
+		}
+	}
+}
+
+func (r *rig) signIn() engine.MonitoringUser {
+	r.t.Helper()
+	if err := r.eng.AddMonitoringUser(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	ev := r.next("device code", 20*time.Second, func(ev engine.Event) bool { _, ok := ev.(engine.DeviceCodeNeeded); return ok })
+	p := ev.(engine.DeviceCodeNeeded).Prompt
+	if p.UserCode == "" || !strings.Contains(p.VerificationURL, "/devicelogin") || time.Until(p.ExpiresAt) < 14*time.Minute {
+		r.t.Fatalf("prompt: %+v", p)
+	}
+	if err := r.emu.Approve(p.UserCode); err != nil {
+		r.t.Fatal(err)
+	}
+	ev = r.next("sign-in finished", 30*time.Second, func(ev engine.Event) bool { _, ok := ev.(engine.SignInFinished); return ok })
+	sf := ev.(engine.SignInFinished)
+	if sf.Err != nil || sf.User.UPN != r.emu.Desk.UPN {
+		r.t.Fatalf("sign-in: %+v", sf)
+	}
+	return sf.User
+}
+
+// healthy waits until every link reports OK.
+func (r *rig) healthy() {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if h := r.eng.Health(); h.Level == health.OK && len(h.Components) >= 3 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.t.Fatalf("chain never became healthy: %+v", r.eng.Health())
+}
+
+func (r *rig) alert(what string) alert.Alert {
+	r.t.Helper()
+	ev := r.next(what, 20*time.Second, func(ev engine.Event) bool { _, ok := ev.(engine.AlertRaised); return ok })
+	return ev.(engine.AlertRaised).Alert
+}
+
+func TestEndToEndThroughEveryLink(t *testing.T) {
+	for _, rich := range []bool{true, false} {
+		name := map[bool]string{true: "rich", false: "fetched"}[rich]
+		t.Run(name, func(t *testing.T) {
+			r := newRig(t, msemu.Options{}, func(c *config.Config) { c.Subscription.RichNotifications = rich })
+			if h := r.eng.Health(); h.Level == health.OK {
+				t.Fatalf("healthy with no monitoring user: %+v", h)
+			}
+			u := r.signIn()
+			r.healthy()
+			if users := r.eng.Users(); len(users) != 1 || users[0].UPN != u.UPN || users[0].Token.State != "healthy" {
+				t.Fatalf("users: %+v", users)
+			}
+
+			if _, _, err := r.emu.PostEmergencyCall(0, "911", "Building 2, Floor 3, 1 Main St, Springfield"); err != nil {
+				t.Fatal(err)
+			}
+			a := r.alert("911 alert")
+			if a.Number != "911" || a.CallerName != "Alex Doe" || !strings.Contains(a.Location, "1 Main St") || a.IsTest || a.MonitoringUser != u.UPN || a.Source != alert.SourceLive {
+				t.Fatalf("911 alert: %+v", a)
+			}
+
+			// An ordinary message raises nothing; the next alert is the 933 call.
+			if _, err := r.emu.PostOrdinaryMessage(context.Background(), 1, "lunch at noon?"); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := r.emu.PostEmergencyCall(1, "933", "Lobby"); err != nil {
+				t.Fatal(err)
+			}
+			b := r.alert("933 alert")
+			if b.Number != "933" || !b.IsTest || b.CallerName != "Sam Rivera" {
+				t.Fatalf("933 alert: %+v", b)
+			}
+
+			// Every record delivered a second time alerts nobody twice.
+			redeliverAll(t, r.emu)
+			if _, _, err := r.emu.PostEmergencyCall(0, "911", "Car park"); err != nil {
+				t.Fatal(err)
+			}
+			c := r.alert("third alert")
+			if c.ID == a.ID || c.ID == b.ID || c.Location != "Car park" {
+				t.Fatalf("a redelivered notification alerted again: %+v", c)
+			}
+
+			// Acknowledge: recorded in the log, announced to front ends.
+			if err := r.eng.Acknowledge(context.Background(), a.ID, "guard1", "units dispatched"); err != nil {
+				t.Fatal(err)
+			}
+			r.next("ack", 5*time.Second, func(ev engine.Event) bool { x, ok := ev.(engine.AlertAcknowledged); return ok && x.ID == a.ID })
+			un, err := r.eng.Alerts(context.Background(), engine.FilterUnacknowledged, 0)
+			if err != nil || len(un) != 2 {
+				t.Fatalf("unacknowledged: %d %v", len(un), err)
+			}
+			all, _ := r.eng.Alerts(context.Background(), engine.FilterAll, 0)
+			if len(all) != 3 {
+				t.Fatalf("alert log holds %d alerts, want 3", len(all))
+			}
+		})
+	}
+}
+
+// redeliverAll copies every record in the hub to the end of the hub, as a
+// retrying producer would.
+func redeliverAll(t *testing.T, emu *msemu.Emulator) {
+	t.Helper()
+	h := emu.Hub
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.Addr()), kgo.DialTLSConfig(&tls.Config{RootCAs: emu.CA.Pool(), ServerName: h.Host()}),
+		kgo.SASL(plain.Auth{User: "$ConnectionString", Pass: h.ConnectionString()}.AsMechanism()),
+		kgo.ConsumeTopics(h.HubName()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ends, err := h.EndOffsets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(0)
+	for _, e := range ends {
+		want += e
+	}
+	var values [][]byte
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for int64(len(values)) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %d of %d records", len(values), want)
+		}
+		fs.EachRecord(func(r *kgo.Record) { values = append(values, r.Value) })
+	}
+	for _, v := range values {
+		if err := h.Publish(context.Background(), nil, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package engine
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"emergencydesk/core/alert"
+	"emergencydesk/core/config"
+	"emergencydesk/core/eventhub"
+	"emergencydesk/core/graph"
+	"emergencydesk/core/msgraph"
+)
+
+func tlsConfig(pool *x509.CertPool) *tls.Config {
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+}
+
+// giveUpAfter bounds how long one notification may hold up its partition
+// when its message cannot be read (Graph down, throttled): after that it is
+// logged as an error and skipped so the calls behind it still arrive.
+const giveUpAfter = 2 * time.Minute
+
+// handle is the Event Hub handler: recognise, record durably (alerts and
+// the batch's next offsets in one transaction), then raise. An error makes
+// the consumer retry the batch; duplicates are removed by message id.
+func (e *Engine) handle(ctx context.Context, batch []eventhub.Record) error {
+	var found []alert.Alert
+	next := map[int32]int64{}
+	for _, r := range batch {
+		next[r.Partition] = r.Offset + 1
+		coll, err := alert.ParseRecord(r.Value)
+		if err != nil {
+			e.log.Warn("pipeline: skipped a record that is not a Graph notification", "partition", r.Partition, "offset", r.Offset, "err", err)
+			continue
+		}
+		for _, n := range coll.Value {
+			a, ok, err := e.process(ctx, r, n)
+			if err != nil {
+				return err
+			}
+			if ok {
+				found = append(found, a)
+			}
+		}
+	}
+	fresh, err := e.store.InsertAlertsAndOffsets(ctx, found, e.topic(), next)
+	if err != nil {
+		return err
+	}
+	for _, a := range fresh {
+		e.raise(a)
+	}
+	return nil
+}
+
+func (e *Engine) topic() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.cfg.EventHub.Name
+}
+
+// process turns one notification item into an alert, if it is one.
+func (e *Engine) process(ctx context.Context, r eventhub.Record, n msgraph.ChangeNotification) (alert.Alert, bool, error) {
+	switch alert.Classify(n) {
+	case alert.KindValidation:
+		e.log.Debug("pipeline: hub reachability record from Graph (ignored)", "partition", r.Partition, "offset", r.Offset)
+		return alert.Alert{}, false, nil
+	case alert.KindLifecycle:
+		c, _ := e.clientFor(n.SubscriptionID)
+		if c == nil {
+			e.log.Info("pipeline: lifecycle event for a subscription this desk does not own", "event", n.LifecycleEvent, "subscription", n.SubscriptionID)
+			return alert.Alert{}, false, nil
+		}
+		if err := c.HandleLifecycle(ctx, n); err != nil {
+			e.log.Warn("pipeline: lifecycle event not handled yet; the renewal timer will retry", "event", n.LifecycleEvent, "err", err)
+		}
+		return alert.Alert{}, false, nil
+	case alert.KindChange:
+	default:
+		e.log.Warn("pipeline: skipped a notification item of unknown kind", "partition", r.Partition, "offset", r.Offset)
+		return alert.Alert{}, false, nil
+	}
+	c, u := e.clientFor(n.SubscriptionID)
+	if c == nil {
+		e.log.Warn("pipeline: notification for an unknown subscription (another desk's, or one replaced since); back-fill covers replaced ones",
+			"subscription", n.SubscriptionID, "partition", r.Partition, "offset", r.Offset)
+		return alert.Alert{}, false, nil
+	}
+	start := time.Now()
+	var msg *msgraph.ChatMessage
+	for attempt := 0; ; attempt++ {
+		var err error
+		msg, err = c.Resolve(ctx, n)
+		if err == nil {
+			break
+		}
+		switch {
+		case errors.Is(err, graph.ErrClientState):
+			e.log.Warn("pipeline: SUSPICIOUS notification dropped: clientState does not match", "subscription", n.SubscriptionID, "partition", r.Partition, "offset", r.Offset)
+			return alert.Alert{}, false, nil
+		case errors.Is(err, graph.ErrValidation), errors.Is(err, graph.ErrLifecycle):
+			return alert.Alert{}, false, nil
+		case ctx.Err() != nil:
+			return alert.Alert{}, false, ctx.Err()
+		case time.Since(start) > giveUpAfter:
+			e.log.Error("pipeline: could not read the message behind a notification; skipped", "resource", n.Resource, "partition", r.Partition, "offset", r.Offset, "err", err)
+			return alert.Alert{}, false, nil
+		}
+		e.log.Warn("pipeline: reading the message failed; retrying", "resource", n.Resource, "err", err)
+		select {
+		case <-ctx.Done():
+			return alert.Alert{}, false, ctx.Err()
+		case <-time.After(min(time.Duration(attempt+1)*time.Second, 10*time.Second)):
+		}
+	}
+	chatID, _, _ := msgraph.ChatMessageIDs(n.Resource)
+	if msg.ChatID == "" {
+		msg.ChatID = chatID
+	}
+	src := alert.SourceLive
+	if r.MissedWhileOffline {
+		src = alert.SourceMissedOffline
+	}
+	raw, _ := json.Marshal(msg)
+	e.mu.Lock()
+	rules := e.rules
+	e.mu.Unlock()
+	a, ok := rules.Recognize(msg, alert.Meta{MonitoringUser: u.UPN, ChatID: chatID, Source: src, Raw: raw})
+	if !ok {
+		if rules.Suspicious(msg) {
+			e.log.Warn("pipeline: high-importance message in an emergency chat did not match any pattern (a wording to add?)", "chat", msg.ChatID, "message", msg.ID)
+		}
+		return alert.Alert{}, false, nil
+	}
+	return a, true, nil
+}
+
+// recovered handles a message found by back-fill after a gap.
+func (e *Engine) recovered(ctx context.Context, u config.User, m msgraph.ChatMessage) {
+	e.mu.Lock()
+	rules := e.rules
+	e.mu.Unlock()
+	raw, _ := json.Marshal(m)
+	a, ok := rules.Recognize(&m, alert.Meta{MonitoringUser: u.UPN, ChatID: m.ChatID, Source: alert.SourceRecovered, Raw: raw})
+	if !ok {
+		return
+	}
+	inserted, err := e.store.InsertAlert(ctx, a)
+	if err != nil {
+		e.log.Error("pipeline: could not record a recovered alert", "id", a.ID, "err", err)
+		return
+	}
+	if inserted {
+		e.log.Warn("pipeline: recovered an emergency call missed during a gap", "id", a.ID)
+		e.raise(a)
+	}
+}
+
+func (e *Engine) raise(a alert.Alert) {
+	e.log.Warn("ALERT: emergency call", "id", a.ID, "number", a.Number, "caller", a.CallerName, "test", a.IsTest, "source", a.Source)
+	e.bus.publish(AlertRaised{Alert: a})
+}
+
+// clientFor finds the Graph client owning a subscription id.
+func (e *Engine) clientFor(subID string) (*graph.Client, config.User) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for id, c := range e.graphs {
+		if c.SubscriptionID() == subID {
+			for _, u := range e.cfg.Users {
+				if u.HomeAccountID == id {
+					return c, u
+				}
+			}
+			return c, config.User{HomeAccountID: id}
+		}
+	}
+	return nil, config.User{}
+}

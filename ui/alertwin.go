@@ -1,0 +1,326 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"image/color"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"emergencydesk/core/alert"
+)
+
+// Banner colours: emergency red, and an unmistakably different blue for tests.
+var (
+	EmergencyRed = color.NRGBA{0xc6, 0x28, 0x28, 0xff}
+	TestBlue     = color.NRGBA{0x15, 0x65, 0xc0, 0xff}
+)
+
+// Banner is the big line at the top of an alert.
+func Banner(a alert.Alert) string {
+	if a.IsTest {
+		n := a.Number
+		if n == "" {
+			n = "933"
+		}
+		return "TEST CALL — " + n + " (test only, not an emergency)"
+	}
+	n := a.Number
+	if n == "" {
+		n = "911"
+	}
+	return "EMERGENCY CALL — " + n
+}
+
+// WindowTitle is the alert window's title for the waiting alerts (newest
+// first). It always contains "EMERGENCY CALL" or "TEST CALL" so the desk
+// (and an Xvfb test, by title) can find it.
+func WindowTitle(waiting []alert.Alert) string {
+	if len(waiting) == 0 {
+		return "Emergency Desk alerts"
+	}
+	lead := waiting[0]
+	for _, a := range waiting {
+		if !a.IsTest {
+			lead = a
+			break
+		}
+	}
+	t := "EMERGENCY CALL — " + orUnknownCaller(lead.CallerName)
+	if lead.IsTest {
+		t = "TEST CALL — " + orUnknownCaller(lead.CallerName)
+	}
+	if len(waiting) > 1 {
+		t += fmt.Sprintf(" (+%d more waiting)", len(waiting)-1)
+	}
+	return t
+}
+
+func orUnknownCaller(s string) string {
+	if s == "" {
+		return "unknown caller"
+	}
+	return s
+}
+
+// Ago says how long ago t was, in words.
+func Ago(now, t time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < 0:
+		return "just now"
+	case d < time.Minute:
+		return fmt.Sprintf("%d s ago", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min ago", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h %d min ago", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%d days ago", int(d/(24*time.Hour)))
+}
+
+type alertCard struct {
+	a       alert.Alert
+	when    *widget.Label
+	comment *widget.Entry
+	ack     *widget.Button
+	err     *widget.Label
+	view    fyne.CanvasObject
+}
+
+// alertWindow lists every unacknowledged alert, newest first, so no alert
+// hides another.
+type alertWindow struct {
+	u     *UI
+	win   fyne.Window
+	box   *fyne.Container
+	cards []*alertCard
+	stop  chan struct{}
+}
+
+func newAlertWindow(u *UI) *alertWindow {
+	w := &alertWindow{u: u, box: container.NewVBox()}
+	w.win = u.app.NewWindow(WindowTitle(nil))
+	w.win.SetContent(container.NewVScroll(w.box))
+	w.win.Resize(fyne.NewSize(720, 560))
+	// Closing only hides it: the tray keeps flashing until acknowledged.
+	w.win.SetCloseIntercept(w.win.Hide)
+	return w
+}
+
+func (w *alertWindow) count() int { return len(w.cards) }
+
+func (w *alertWindow) has(id string) bool {
+	for _, c := range w.cards {
+		if c.a.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *alertWindow) waiting() []alert.Alert {
+	out := make([]alert.Alert, len(w.cards))
+	for i, c := range w.cards {
+		out[i] = c.a
+	}
+	return out
+}
+
+// add shows a; fresh alerts also notify. Emergency calls loop the alarm
+// until acknowledged; test calls chime once.
+func (w *alertWindow) add(a alert.Alert, fresh bool) {
+	if w.has(a.ID) {
+		return
+	}
+	c := w.card(a)
+	w.cards = append([]*alertCard{c}, w.cards...)
+	w.rebuild()
+	w.show()
+	w.startTicker()
+	u := w.u
+	if s := u.o.Sound; s != nil && u.desk.Config().Alerts.Sound {
+		if a.IsTest {
+			if fresh {
+				s.Chime()
+			}
+		} else {
+			s.StartAlarm()
+		}
+	}
+	if fresh && u.o.Notifier != nil {
+		body := fmt.Sprintf("%s\nCaller: %s", Banner(a), orUnknownCaller(a.CallerName))
+		if a.Location != "" {
+			body += "\nLocation: " + a.Location
+		}
+		u.o.Notifier.Alert(WindowTitle([]alert.Alert{a}), body)
+	}
+}
+
+// show raises the window. Fyne has no always-on-top or all-workspaces API
+// (fyne-io/fyne#1183), so the best available is Show + RequestFocus on
+// every alert, with the flashing tray and the notification as backups.
+func (w *alertWindow) show() {
+	w.win.Show()
+	w.win.RequestFocus()
+}
+
+func (w *alertWindow) remove(id string) {
+	for i, c := range w.cards {
+		if c.a.ID == id {
+			w.cards = append(w.cards[:i:i], w.cards[i+1:]...)
+			break
+		}
+	}
+	emergency := false
+	for _, c := range w.cards {
+		emergency = emergency || !c.a.IsTest
+	}
+	if !emergency && w.u.o.Sound != nil {
+		w.u.o.Sound.StopAlarm()
+	}
+	w.rebuild()
+	if len(w.cards) == 0 {
+		w.stopTicker()
+		w.win.Hide()
+	}
+	w.u.refreshTray()
+}
+
+func (w *alertWindow) rebuild() {
+	w.box.RemoveAll()
+	for _, c := range w.cards {
+		w.box.Add(c.view)
+	}
+	w.box.Refresh()
+	w.win.SetTitle(WindowTitle(w.waiting()))
+}
+
+func (w *alertWindow) card(a alert.Alert) *alertCard {
+	c := &alertCard{a: a}
+	bg := EmergencyRed
+	if a.IsTest {
+		bg = TestBlue
+	}
+	text := canvas.NewText(Banner(a), color.White)
+	text.TextSize = 30
+	text.TextStyle.Bold = true
+	text.Alignment = fyne.TextAlignCenter
+	banner := container.NewStack(canvas.NewRectangle(bg), container.NewPadded(text))
+	items := []fyne.CanvasObject{banner}
+	if a.Source == alert.SourceMissedOffline || a.Source == alert.SourceRecovered {
+		s := widget.NewLabelWithStyle(SourceLabel(a.Source), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+		s.Importance = widget.WarningImportance
+		items = append(items, s)
+	}
+	caller := widget.NewLabelWithStyle("Caller: "+orUnknownCaller(a.CallerName), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	caller.SizeName = theme.SizeNameSubHeadingText
+	loc := widget.NewLabel("Location: " + orDash(a.Location))
+	loc.Wrapping = fyne.TextWrapWord
+	c.when = widget.NewLabel("")
+	mon := widget.NewLabel("Seen by monitoring user: " + orDash(a.MonitoringUser))
+	// The message is plain text (alert.Text); chat HTML is never rendered.
+	msg := widget.NewLabel(a.Text)
+	msg.Wrapping = fyne.TextWrapWord
+	open := widget.NewButtonWithIcon("Open chat in Teams", theme.MailComposeIcon(), func() { w.u.openURL(a.WebURL) })
+	if a.WebURL == "" {
+		open.Disable()
+	}
+	c.comment = widget.NewEntry()
+	c.comment.SetPlaceHolder("Comment (optional), e.g. \"called back, ambulance on the way\"")
+	c.ack = widget.NewButtonWithIcon("Acknowledge", theme.ConfirmIcon(), func() { w.acknowledge(c) })
+	c.ack.Importance = widget.HighImportance
+	c.err = widget.NewLabel("")
+	c.err.Importance = widget.DangerImportance
+	c.err.Wrapping = fyne.TextWrapWord
+	c.err.Hide()
+	items = append(items, caller, loc, c.when, mon, msg,
+		container.NewBorder(nil, nil, open, c.ack, c.comment), c.err, widget.NewSeparator())
+	c.view = container.NewVBox(items...)
+	w.tickCard(c)
+	return c
+}
+
+func (w *alertWindow) tickCard(c *alertCard) {
+	t := c.a.CreatedAt
+	if t.IsZero() {
+		t = c.a.ReceivedAt
+	}
+	c.when.SetText(fmt.Sprintf("Placed %s (%s)", t.Local().Format("Mon 2 Jan 15:04:05"), Ago(w.u.o.Now(), t)))
+}
+
+func (w *alertWindow) tick() {
+	for _, c := range w.cards {
+		w.tickCard(c)
+	}
+}
+
+func (w *alertWindow) startTicker() {
+	if w.stop != nil {
+		return
+	}
+	stop := make(chan struct{})
+	w.stop = stop
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				fyne.Do(func() {
+					if w.stop == stop {
+						w.tick()
+					}
+				})
+			}
+		}
+	}()
+}
+
+func (w *alertWindow) stopTicker() {
+	if w.stop != nil {
+		close(w.stop)
+		w.stop = nil
+	}
+}
+
+func (w *alertWindow) close() {
+	w.stopTicker()
+}
+
+// acknowledge records the ack with this desk's user name and the comment.
+func (w *alertWindow) acknowledge(c *alertCard) {
+	c.ack.Disable()
+	c.err.Hide()
+	id, by, comment := c.a.ID, w.u.o.UserName, c.comment.Text
+	w.u.async(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := w.u.desk.Acknowledge(ctx, id, by, comment)
+		fyne.Do(func() {
+			if err != nil {
+				c.ack.Enable()
+				c.err.SetText("Not acknowledged: " + err.Error())
+				c.err.Show()
+				return
+			}
+			w.remove(id)
+		})
+	})
+}
+
+func (w *alertWindow) ackAll(comment string) {
+	for _, c := range append([]*alertCard(nil), w.cards...) {
+		if c.comment.Text == "" {
+			c.comment.SetText(comment)
+		}
+		w.acknowledge(c)
+	}
+}

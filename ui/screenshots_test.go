@@ -1,0 +1,69 @@
+package ui
+
+import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+
+	"emergencydesk/core/engine"
+	"emergencydesk/core/health"
+	"emergencydesk/ui/internal/fakedesk"
+)
+
+// TestScreenshots writes the README screenshots when
+// EMERGENCYDESK_SCREENSHOTS=dir is set (e.g. docs/screenshots).
+func TestScreenshots(t *testing.T) {
+	dir := os.Getenv("EMERGENCYDESK_SCREENSHOTS")
+	if dir == "" {
+		t.Skip("set EMERGENCYDESK_SCREENSHOTS=dir to render screenshots")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	user := engine.MonitoringUser{ID: "u1", DisplayName: "Security Desk", UPN: "desk@contoso.com",
+		Token:        health.Component{Level: health.OK, State: "healthy", Details: map[string]string{"expiresAt": "2025-03-04 15:05", "lastRefresh": "2025-03-04 14:05"}},
+		Subscription: health.Component{Level: health.OK, State: "active", Details: map[string]string{"expiresAt": "2025-03-07 09:00"}}}
+	r := newRig(t, func(d *fakedesk.Desk) {
+		d.Cfg.OAuth.ClientID = "11111111-2222-3333-4444-555555555555"
+		d.Cfg.OAuth.TenantID = "contoso.onmicrosoft.com"
+		d.UserList = []engine.MonitoringUser{user}
+		d.Report = engine.Report{Started: time.Now(), Duration: 1200 * time.Millisecond, Checks: []engine.Check{
+			{Title: "Settings", Status: "pass", Detail: "all fields valid"},
+			{Title: "Monitoring user token", Status: "pass", Detail: "desk@contoso.com: valid for 55 min"},
+			{Title: "Event Hub", Status: "fail", Detail: "SASL authentication failed", Fix: "paste the hub's own connection string (with EntityPath)"}}}
+	})
+	shot := func(name string, w fyne.Window, size fyne.Size) {
+		w.Resize(size)
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := png.Encode(f, w.Canvas().Capture()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	big := fyne.NewSize(1000, 700)
+	r.u.ShowPage(PageSettings)
+	shot("settings.png", r.u.main, big)
+	r.u.ShowPage(PageTeams)
+	shot("teams.png", r.u.main, big)
+	r.u.dc.open("")
+	r.u.dc.begin()
+	r.u.Apply(engine.DeviceCodeNeeded{Prompt: engine.DeviceCode{UserCode: "ABCD-EFGH", VerificationURL: "https://microsoft.com/devicelogin", ExpiresAt: r.clk.t.Add(15 * time.Minute)}})
+	shot("device-code.png", r.u.main, big)
+	r.u.dc.hide()
+	r.u.Apply(r.desk.Raise(testCall("t1")))
+	r.u.Apply(r.desk.Raise(emergency("m1")))
+	shot("alert-window.png", r.u.aw.win, fyne.NewSize(760, 900))
+	r.u.ShowPage(PageAlerts)
+	r.u.hist.list.Select(0)
+	shot("alerts.png", r.u.main, big)
+	r.u.ShowPage(PageDiagnostics)
+	r.u.diag.run()
+	shot("diagnostics.png", r.u.main, big)
+}
