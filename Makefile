@@ -29,7 +29,7 @@ GOENV := GOCACHE=$(shell $(GO) env GOCACHE) GOMODCACHE=$(shell $(GO) env GOMODCA
 # display, a private D-Bus session and an unlocked gnome-keyring, so the
 # keyring and GUI tests use the real things and touch nothing of the user's.
 define desktop-session
-	export $(GOENV) EMERGENCYDESK_REQUIRE_KEYRING=1 LANG=C.UTF-8 HOME=$$(mktemp -d) && \
+	export $(GOENV) EMERGENCYDESK_REQUIRE_KEYRING=1 LANG=en_US.UTF-8 HOME=$$(mktemp -d) && \
 	xvfb-run -a -s "-screen 0 1280x800x24" dbus-run-session -- bash -c \
 	  'eval "$$(printf emergencydesk | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null && "$$@"' _
 endef

@@ -37,8 +37,6 @@ type Options struct {
 	Logger *slog.Logger
 	// Simulator enables SimulateCall (demo mode).
 	Simulator Simulator
-	// Diagnose runs the integration test; nil reports it unavailable.
-	Diagnose func(ctx context.Context, e *Engine) (Report, error)
 }
 
 // Engine runs the chain. Create with New, then Start; Stop ends it.
@@ -414,14 +412,6 @@ func (e *Engine) Alerts(ctx context.Context, f Filter, limit int) ([]alert.Alert
 // ExportCSV implements Desk.
 func (e *Engine) ExportCSV(ctx context.Context, w io.Writer, f Filter) error {
 	return e.store.ExportCSV(ctx, w, storeFilter(f, 0))
-}
-
-// Diagnose implements Desk.
-func (e *Engine) Diagnose(ctx context.Context) (Report, error) {
-	if e.o.Diagnose == nil {
-		return Report{}, errors.New("diagnostics are not available in this build")
-	}
-	return e.o.Diagnose(ctx, e)
 }
 
 // Store gives diagnostics read access to the alert log (offsets).

@@ -176,6 +176,20 @@ func TestEndToEndThroughEveryLink(t *testing.T) {
 			if len(all) != 3 {
 				t.Fatalf("alert log holds %d alerts, want 3", len(all))
 			}
+
+			// Test integration over the running chain: nothing fails.
+			rep, err := r.eng.Diagnose(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range rep.Checks {
+				if c.Status == "fail" {
+					t.Errorf("diagnostic %s failed: %s (%s)", c.ID, c.Detail, c.Fix)
+				}
+			}
+			if len(rep.Checks) < 8 {
+				t.Errorf("only %d checks ran", len(rep.Checks))
+			}
 		})
 	}
 }
