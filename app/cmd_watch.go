@@ -19,17 +19,17 @@ import (
 
 // line is one JSON line of `watch` output.
 type line struct {
-	Type   string           `json:"type"`
-	Time   time.Time        `json:"time"`
-	Alert  *alert.Alert     `json:"alert,omitempty"`
-	Health *health.Overall  `json:"health,omitempty"`
-	Code   *deviceCodeLine  `json:"deviceCode,omitempty"`
-	User   string           `json:"user,omitempty"`
-	Error  string           `json:"error,omitempty"`
-	Fix    string           `json:"fix,omitempty"`
-	Ack    *alert.Ack       `json:"ack,omitempty"`
-	ID     string           `json:"id,omitempty"`
-	Extra  map[string]any   `json:"extra,omitempty"`
+	Type   string          `json:"type"`
+	Time   time.Time       `json:"time"`
+	Alert  *alert.Alert    `json:"alert,omitempty"`
+	Health *health.Overall `json:"health,omitempty"`
+	Code   *deviceCodeLine `json:"deviceCode,omitempty"`
+	User   string          `json:"user,omitempty"`
+	Error  string          `json:"error,omitempty"`
+	Fix    string          `json:"fix,omitempty"`
+	Ack    *alert.Ack      `json:"ack,omitempty"`
+	ID     string          `json:"id,omitempty"`
+	Extra  map[string]any  `json:"extra,omitempty"`
 }
 
 type deviceCodeLine struct {

@@ -91,4 +91,5 @@ func (k *memKeyring) Delete(s, u string) error {
 	delete(k.m, s+"\x00"+u)
 	return nil
 }
+
 var errKeyNotFound = keyring.ErrNotFound
