@@ -54,6 +54,11 @@ type Engine struct {
 	graphs map[string]*graph.Client // by auth user id (HomeAccountID)
 	hub    *eventhub.Consumer
 	parts  context.CancelFunc // stops the running parts
+	// What the running parts were built with, for adding a user without
+	// a restart.
+	runCtx context.Context
+	runCS  config.ConnString
+	runHC  *http.Client
 	wg     sync.WaitGroup
 	signIn context.CancelFunc
 	ctx    context.Context // Start's context
@@ -99,6 +104,7 @@ func (e *Engine) Start(ctx context.Context) error {
 	if n, err := e.store.Prune(ctx, e.Config().Alerts.RetentionDays, time.Now()); err == nil && n > 0 {
 		e.log.Info("engine: pruned alerts past retention", "count", n)
 	}
+	e.reannounce(ctx)
 	return e.restart()
 }
 
@@ -135,19 +141,29 @@ func (e *Engine) restart() error {
 	ctx, cancel := context.WithCancel(e.ctx)
 	e.parts = cancel
 	e.mu.Unlock()
+	// Keep the components that will report again (no grey flicker on the
+	// tray); drop the ones whose reason may be gone.
+	keep := map[string]bool{}
+	for _, u := range cfg.Users {
+		keep["token/"+u.HomeAccountID], keep["subscription/"+u.HomeAccountID] = true, true
+	}
 	for _, c := range e.board.Overall().Components {
-		e.board.Remove(c.Key)
+		if !keep[c.Key] && c.Key != "eventhub" {
+			e.board.Remove(c.Key)
+		}
 	}
 
 	if errs := cfg.Validate().Errors(); len(errs) > 0 {
 		e.board.Set(health.Component{Key: "settings", Kind: "settings", Label: "Settings", Level: levelForSettings(cfg),
 			State: "incomplete", Summary: errs[0].Message, Fix: "Open Settings and fix the fields marked in red"})
+		e.board.Remove("eventhub")
 		return nil
 	}
 	connStr, err := e.o.Vault.Get(secrets.ConnectionString)
 	if err != nil {
 		e.board.Set(health.Component{Key: "settings", Kind: "settings", Label: "Settings", Level: health.Unconfigured,
 			State: "incomplete", Summary: "the Event Hub connection string is not set", Fix: "Settings → Event Hub → Connection String"})
+		e.board.Remove("eventhub")
 		return nil
 	}
 	logging.AddSecret(connStr)
@@ -155,6 +171,7 @@ func (e *Engine) restart() error {
 	if len(ps.Errors()) > 0 {
 		e.board.Set(health.Component{Key: "settings", Kind: "settings", Label: "Settings", Level: health.Broken,
 			State: "invalid", Summary: ps.Errors()[0].Message, Fix: "Settings → Event Hub → Connection String"})
+		e.board.Remove("eventhub")
 		return nil
 	}
 	if s, err := e.o.Vault.Get(secrets.ClientSecret); err == nil {
@@ -171,7 +188,11 @@ func (e *Engine) restart() error {
 
 	// Identity.
 	am, err := auth.New(auth.Options{Config: cfg, Vault: e.o.Vault, ExtraCAPEM: extraCA, Logger: e.log,
-		OnHealth: e.onTokenHealth}, cfg.Users...)
+		OnHealth: func(h auth.Health) {
+			if ctx.Err() == nil { // a stopped part's last words are not news
+				e.onTokenHealth(h)
+			}
+		}}, cfg.Users...)
 	if err != nil {
 		e.board.Set(health.Component{Key: "settings", Kind: "settings", Label: "Sign-in", Level: health.Broken,
 			State: "error", Summary: err.Error(), Fix: auth.Explain(err).Fix})
@@ -179,6 +200,7 @@ func (e *Engine) restart() error {
 	}
 	e.mu.Lock()
 	e.auth = am
+	e.runCtx, e.runCS, e.runHC = ctx, cs, hc
 	e.mu.Unlock()
 	e.supervise(ctx, "auth", am.Run)
 	if len(cfg.Users) == 0 {
@@ -198,7 +220,12 @@ func (e *Engine) restart() error {
 	}
 	conn.ClientID = "emergencydesk-" + cfg.WorkstationID
 	consumer, err := eventhub.New(eventhub.Options{Conn: conn, Store: e.store, Handler: e.handle,
-		MissedWindow: eventhub.MissedWindowMinutes(cfg.EventHub.MissedWindowMinutes), OnHealth: e.onHubHealth, Logger: e.log})
+		MissedWindow: eventhub.MissedWindowMinutes(cfg.EventHub.MissedWindowMinutes), Logger: e.log,
+		OnHealth: func(h eventhub.Health) {
+			if ctx.Err() == nil {
+				e.onHubHealth(h)
+			}
+		}})
 	if err != nil {
 		p := eventhub.Classify(err)
 		e.board.Set(health.Component{Key: "eventhub", Kind: "eventhub", Label: "Event Hub", Level: health.Broken,
@@ -232,7 +259,11 @@ func (e *Engine) startGraph(ctx context.Context, am *auth.Manager, cfg config.Co
 	opts.Tokens = tokenSource(func(ctx context.Context, force bool) (string, error) { return am.AccessToken(ctx, id, force) })
 	opts.Vault = e.o.Vault
 	opts.Logger = e.log
-	opts.OnHealth = func(h graph.Health) { e.onSubHealth(id, u, h) }
+	opts.OnHealth = func(h graph.Health) {
+		if ctx.Err() == nil {
+			e.onSubHealth(id, u, h)
+		}
+	}
 	opts.OnBackfill = func(ctx context.Context, m msgraph.ChatMessage) { e.recovered(ctx, u, m) }
 	c, err := graph.New(opts)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"emergencydesk/core/eventhub"
 	"emergencydesk/core/graph"
 	"emergencydesk/core/msgraph"
+	"emergencydesk/core/store"
 )
 
 func tlsConfig(pool *x509.CertPool) *tls.Config {
@@ -163,6 +164,31 @@ func (e *Engine) recovered(ctx context.Context, u config.User, m msgraph.ChatMes
 func (e *Engine) raise(a alert.Alert) {
 	e.log.Warn("ALERT: emergency call", "id", a.ID, "number", a.Number, "caller", a.CallerName, "test", a.IsTest, "source", a.Source)
 	e.bus.publish(AlertRaised{Alert: a})
+	// Mark it handed to the front ends; an alert recorded but never marked
+	// (a crash in between) is raised again at the next start, so a crash
+	// can at worst repeat an alert, never hide one.
+	if err := e.store.SetState(context.Background(), announcedKey(a.ID), time.Now().UTC().Format(time.RFC3339Nano)); err != nil {
+		e.log.Warn("pipeline: could not mark an alert as announced", "id", a.ID, "err", err)
+	}
+}
+
+func announcedKey(id string) string { return "announced/" + id }
+
+// reannounce raises recorded, unacknowledged alerts that were never
+// handed to a front end (the process died between recording and raising).
+func (e *Engine) reannounce(ctx context.Context) {
+	pending, err := e.store.List(ctx, store.Filter{Which: store.Unacknowledged, Limit: 500})
+	if err != nil {
+		e.log.Error("engine: cannot read the alert log", "err", err)
+		return
+	}
+	for i := len(pending) - 1; i >= 0; i-- { // oldest first
+		a := pending[i]
+		if _, ok, err := e.store.GetState(ctx, announcedKey(a.ID)); err == nil && !ok {
+			e.log.Warn("engine: raising an alert recorded before a crash but never shown", "id", a.ID)
+			e.raise(a)
+		}
+	}
 }
 
 // clientFor finds the Graph client owning a subscription id.

@@ -170,8 +170,16 @@ func (e *Engine) AddMonitoringUser(ctx context.Context) error {
 		e.board.Remove("users")
 		mu := MonitoringUser{ID: u.HomeAccountID, DisplayName: u.DisplayName, UPN: u.UPN}
 		e.bus.publish(SignInFinished{User: mu})
-		if err := e.restart(); err != nil {
-			e.log.Error("engine: restart after sign-in", "err", err)
+		// Start (or wake) this user's subscription without disturbing the
+		// Event Hub consumer.
+		e.mu.Lock()
+		c, runCtx, cs, hc := e.graphs[u.HomeAccountID], e.runCtx, e.runCS, e.runHC
+		e.mu.Unlock()
+		switch {
+		case c != nil:
+			c.Wake()
+		case runCtx != nil && runCtx.Err() == nil:
+			e.startGraph(runCtx, am, cfg, cs, hc, u)
 		}
 		e.publishUsers()
 	}()

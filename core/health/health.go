@@ -5,6 +5,7 @@
 package health
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -37,6 +38,17 @@ func (l Level) String() string {
 
 // MarshalText makes levels readable in JSON.
 func (l Level) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// UnmarshalText is the inverse of MarshalText.
+func (l *Level) UnmarshalText(b []byte) error {
+	for _, c := range []Level{Unconfigured, OK, Degraded, Broken} {
+		if c.String() == string(b) {
+			*l = c
+			return nil
+		}
+	}
+	return fmt.Errorf("unknown health level %q", b)
+}
 
 // Component is one part's state.
 type Component struct {
