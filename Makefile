@@ -12,6 +12,7 @@ TAGS       := migrated_fynedo
 LDFLAGS    := -X main.version=$(VERSION)
 TEST_TIMEOUT ?= 14m
 BENCH      ?= .
+BENCHTIME  ?= 1s
 BENCH_PKGS ?= ./...
 PKGS       ?= ./...
 
@@ -20,7 +21,7 @@ PKGS       ?= ./...
 # Xvfb, a private D-Bus session and gnome-keyring's Secret Service.
 DEB_PKGS := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
 	libxinerama-dev libxi-dev libxxf86vm-dev libasound2-dev \
-	xvfb xauth dbus dbus-x11 gnome-keyring x11-utils imagemagick
+	xvfb xauth dbus dbus-x11 gnome-keyring x11-utils xdotool imagemagick
 
 # Keep Go's caches where they are when the test session swaps HOME.
 GOENV := GOCACHE=$(shell $(GO) env GOCACHE) GOMODCACHE=$(shell $(GO) env GOMODCACHE) GOPATH=$(shell $(GO) env GOPATH)
@@ -65,7 +66,7 @@ test: deps
 	$(desktop-session) $(GO) test -tags $(TAGS) -timeout $(TEST_TIMEOUT) -count=1 $(PKGS)
 
 bench: deps
-	$(desktop-session) $(GO) test -tags $(TAGS) -run '^$$' -bench '$(BENCH)' -benchmem -timeout 60m $(BENCH_PKGS)
+	$(desktop-session) $(GO) test -tags $(TAGS) -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem -timeout 60m $(BENCH_PKGS)
 
 chaos: deps
 	$(desktop-session) $(GO) test -tags "$(TAGS) chaos" -timeout 80m -count=1 $(PKGS)

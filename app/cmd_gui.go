@@ -119,8 +119,10 @@ func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer eng.Stop()
 	fmt.Fprintf(stdout, "Emergency Desk demo: Microsoft emulator on loopback, device login page %s\n", s.VerificationURL)
 	fmt.Fprintf(stdout, "Use the tray menu's \"Simulate 911 call\" / \"Simulate 933 test call\".\n")
-	go demoSignIn(ctx, eng, emu, *manual, *approveAfter, stdout, log)
-	return startGUI(eng, guiOptions{Logger: log, ShowMain: true, NoSound: *noSound})
+	// Sign in only once the UI is subscribed, or the device-code dialog
+	// would miss the code.
+	signIn := func() { go demoSignIn(ctx, eng, emu, *manual, *approveAfter, stdout, log) }
+	return startGUI(eng, guiOptions{Logger: log, ShowMain: true, NoSound: *noSound, OnStarted: signIn})
 }
 
 // demoSignIn signs the emulator's desk user in through the real device-code

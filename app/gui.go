@@ -2,6 +2,9 @@ package main
 
 import (
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/app"
@@ -28,6 +31,9 @@ type guiOptions struct {
 	ShowMain bool
 	// NoSound disables the alarm output entirely (the setting can too).
 	NoSound bool
+	// OnStarted runs once the UI receives engine events (so a sign-in
+	// started from it shows its device code in the dialog).
+	OnStarted func()
 }
 
 // startGUI runs the desktop app on desk until the user quits (confirmed
@@ -66,6 +72,24 @@ func startGUI(desk engine.Desk, opts guiOptions) error {
 		o.Tray.(desktop.App).SetSystemTrayWindow(u.MainWindow())
 	}
 	u.Start(opts.ShowMain)
+	if opts.OnStarted != nil {
+		opts.OnStarted()
+	}
+	// A session logout or service stop sends SIGTERM: quit through the
+	// normal path so the engine closes the alert log cleanly.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	ran := make(chan struct{})
+	defer close(ran)
+	go func() {
+		select {
+		case s := <-sig:
+			log.Info("quitting on signal", "signal", s.String())
+			fyne.Do(a.Quit)
+		case <-ran:
+		}
+	}()
 	a.Run()
 	u.Stop()
 	if player != nil {

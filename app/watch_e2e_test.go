@@ -28,7 +28,7 @@ var (
 )
 
 // desktopBinary builds the real emergencydesk binary once per test run.
-func desktopBinary(t *testing.T) string {
+func desktopBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "emergencydesk-bin-")
@@ -51,13 +51,13 @@ func desktopBinary(t *testing.T) string {
 
 // watchProc is a running `emergencydesk watch`.
 type watchProc struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	lines chan line
 	logf  *os.File
 }
 
-func startWatch(t *testing.T, home string) *watchProc {
+func startWatch(t testing.TB, home string) *watchProc {
 	t.Helper()
 	logf, err := os.CreateTemp(t.TempDir(), "watch-stderr-")
 	if err != nil {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -21,16 +22,17 @@ import (
 )
 
 type rig struct {
-	t      *testing.T
+	t      testing.TB
 	emu    *msemu.Emulator
 	eng    *engine.Engine
 	events <-chan engine.Event
 	dirs   paths.Dirs
 }
 
-func newRig(t *testing.T, o msemu.Options, tweak func(*config.Config)) *rig {
+func newRig(t testing.TB, o msemu.Options, tweak func(*config.Config)) *rig {
 	t.Helper()
 	vault := secretstest.Vault(t)
+	o.Logger = slog.New(slog.DiscardHandler)
 	emu, err := msemu.Start(o)
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +52,7 @@ func newRig(t *testing.T, o msemu.Options, tweak func(*config.Config)) *rig {
 	if err := vault.Set(secrets.ConnectionString, s.ConnectionString); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(engine.Options{Dirs: dirs, Vault: vault})
+	eng, err := engine.New(engine.Options{Dirs: dirs, Vault: vault, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
