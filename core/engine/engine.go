@@ -2,13 +2,17 @@ package engine
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -258,6 +262,7 @@ func (e *Engine) startGraph(ctx context.Context, am *auth.Manager, cfg config.Co
 	opts.HTTPClient = hc
 	opts.Tokens = tokenSource(func(ctx context.Context, force bool) (string, error) { return am.AccessToken(ctx, id, force) })
 	opts.Vault = e.o.Vault
+	opts.ClientState = sharedClientState(cs, u.ObjectID)
 	opts.Logger = e.log
 	opts.OnHealth = func(h graph.Health) {
 		if ctx.Err() == nil {
@@ -274,6 +279,17 @@ func (e *Engine) startGraph(ctx context.Context, am *auth.Manager, cfg config.Co
 	e.graphs[id] = c
 	e.mu.Unlock()
 	e.supervise(ctx, "graph "+u.UPN, c.Run)
+}
+
+// sharedClientState derives the subscription clientState from the Event
+// Hub key, so every desk configured with the same hub computes the same
+// value: each can verify notifications of, and adopt, the one subscription
+// a monitoring user may have per app (Graph answers 409 to a second one),
+// and forging it needs the hub's key.
+func sharedClientState(cs config.ConnString, userID string) string {
+	m := hmac.New(sha256.New, []byte(cs.Key))
+	m.Write([]byte("emergencydesk/clientState/v1/" + strings.ToLower(cs.Host) + "/" + userID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 type tokenSource func(ctx context.Context, force bool) (string, error)

@@ -31,13 +31,19 @@ type rig struct {
 
 func newRig(t testing.TB, o msemu.Options, tweak func(*config.Config)) *rig {
 	t.Helper()
-	vault := secretstest.Vault(t)
 	o.Logger = slog.New(slog.DiscardHandler)
 	emu, err := msemu.Start(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(emu.Close)
+	return newDesk(t, emu, tweak)
+}
+
+// newDesk is one workstation (own settings, vault and alert log) on emu.
+func newDesk(t testing.TB, emu *msemu.Emulator, tweak func(*config.Config)) *rig {
+	t.Helper()
+	vault := secretstest.Vault(t)
 	dirs := paths.Under(t.TempDir())
 	s, err := emu.Settings(config.Default(), dirs.Config)
 	if err != nil {
@@ -228,6 +234,53 @@ func redeliverAll(t *testing.T, emu *msemu.Emulator) {
 	}
 	for _, v := range values {
 		if err := h.Publish(context.Background(), nil, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestTwoDesksShareOneSubscription: two workstations sign in the same
+// monitoring user. Graph allows one subscription per resource and app, so
+// they must share it (same derived clientState) without replacing each
+// other's, and both must raise every call.
+func TestTwoDesksShareOneSubscription(t *testing.T) {
+	emu, err := msemu.Start(msemu.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	a, b := newDesk(t, emu, nil), newDesk(t, emu, nil)
+	a.signIn()
+	a.healthy()
+	b.signIn()
+	b.healthy()
+	subs := func() int {
+		n := 0
+		for _, s := range emu.Graph.Subscriptions() {
+			if strings.Contains(s.Resource, emu.Desk.ID) {
+				n++
+			}
+		}
+		return n
+	}
+	for round := 0; round < 3; round++ {
+		if n := subs(); n != 1 {
+			t.Fatalf("round %d: %d subscriptions for the monitoring user, want 1", round, n)
+		}
+		_, id, err := emu.PostEmergencyCall(round%2, "911", "Gate "+string(rune('A'+round)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []*rig{a, b} {
+			if got := d.alert("alert on each desk"); got.ID != id {
+				t.Fatalf("round %d: desk got %s, want %s", round, got.ID, id)
+			}
+		}
+		// Both desks re-check their subscription (as their timers do).
+		if err := a.eng.Resubscribe(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.eng.Resubscribe(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -58,6 +58,10 @@ type Options struct {
 	// EventHub the hub name.
 	EventHubHost string
 	EventHub     string
+	// ClientState, when set, is used instead of a random per-desk one, so
+	// every desk of an organisation can verify (and adopt) the one shared
+	// subscription of a monitoring user.
+	ClientState string
 	// TimeoutMinutes is Subscription Timeout Minutes (clamped to 4,320).
 	TimeoutMinutes    int
 	RichNotifications bool

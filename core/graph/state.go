@@ -14,6 +14,9 @@ type State struct {
 	SubscriptionID string    `json:"subscriptionId,omitempty"`
 	Expiration     time.Time `json:"expiration,omitzero"`
 	CertID         string    `json:"certId,omitempty"`
+	// SubCertID is the certificate the subscription actually carries: a
+	// different one means another desk created the shared subscription.
+	SubCertID string `json:"subCertId,omitempty"`
 	Created        time.Time `json:"created,omitzero"`
 	LastRenewal    time.Time `json:"lastRenewal,omitzero"`
 	// Watermark is the last time notifications were known to flow: back-fill

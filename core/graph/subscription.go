@@ -160,6 +160,9 @@ func (c *Client) saveState(st State) error {
 
 // clientState returns the user's clientState, creating it on first use.
 func (c *Client) clientState() (string, error) {
+	if c.o.ClientState != "" {
+		return c.o.ClientState, nil
+	}
 	name := secrets.ClientStateName(c.o.UserID)
 	v, err := c.o.Vault.Get(name)
 	if err == nil && v != "" {
@@ -226,11 +229,26 @@ func (c *Client) matches(sub msgraph.Subscription, st State) bool {
 	}
 	if c.o.RichNotifications {
 		k, rotated, err := c.ensureCert()
-		if err != nil || rotated || k.id != st.CertID || (sub.EncryptionCertificateID != "" && sub.EncryptionCertificateID != k.id) {
+		if err != nil {
+			return false
+		}
+		if foreignCert(sub.EncryptionCertificateID, st.CertID, k.id) {
+			// Another desk created the shared subscription with its own
+			// certificate: keep it (replacing it would start a tug of war);
+			// its rich content is fetched here instead of decrypted.
+			return true
+		}
+		if rotated || k.id != st.CertID || (sub.EncryptionCertificateID != "" && sub.EncryptionCertificateID != k.id) {
 			return false
 		}
 	}
 	return true
+}
+
+// foreignCert reports whether a subscription's certificate is neither this
+// desk's current nor its previous one.
+func foreignCert(subCert, ourOld, ourNew string) bool {
+	return subCert != "" && subCert != ourOld && subCert != ourNew
 }
 
 // recreateLocked deletes a stale subscription (best effort), creates a new
@@ -314,6 +332,7 @@ func (c *Client) saved(got msgraph.Subscription, k *encKey, now time.Time, old S
 	if k != nil {
 		st.CertID = k.id
 	}
+	st.SubCertID = got.EncryptionCertificateID
 	if old.Watermark.After(st.Watermark) {
 		st.Watermark = old.Watermark
 	}
@@ -335,10 +354,12 @@ func (c *Client) adoptLocked(ctx context.Context, body msgraph.Subscription, k *
 		if !strings.EqualFold(strings.TrimPrefix(s.Resource, "/"), strings.TrimPrefix(body.Resource, "/")) || !strings.Contains(s.ChangeType, "created") {
 			continue
 		}
+		// Another desk of the same organisation may own it: with the shared
+		// clientState (Options.ClientState) and the same hub it is usable
+		// here even with that desk's certificate.
 		ours := (s.ClientState == "" || s.ClientState == body.ClientState) &&
 			strings.EqualFold(s.NotificationURL, body.NotificationURL) &&
-			s.IncludeResourceData == body.IncludeResourceData &&
-			(!body.IncludeResourceData || s.EncryptionCertificateID == body.EncryptionCertificateID)
+			s.IncludeResourceData == body.IncludeResourceData
 		if !ours {
 			c.log.Warn("replacing a conflicting subscription that is not usable by this desk", "subscription", s.ID)
 			if err := c.request(ctx, "delete conflicting subscription", http.MethodDelete, "/subscriptions/"+url.PathEscape(s.ID), nil, nil); err != nil {
@@ -386,7 +407,7 @@ func (c *Client) renewLocked(ctx context.Context) error {
 	if c.o.RichNotifications {
 		if k, rotated, err := c.ensureCert(); err != nil {
 			return c.fail(err)
-		} else if rotated || k.id != st.CertID {
+		} else if own := st.SubCertID == "" || st.SubCertID == st.CertID; own && (rotated || k.id != st.CertID) {
 			// A new certificate needs a new subscription; the old key stays
 			// to decrypt notifications already in the hub.
 			c.log.Info("encryption certificate rotated; replacing the subscription")
