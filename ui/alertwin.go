@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"image/color"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -107,7 +109,7 @@ func newAlertWindow(u *UI) *alertWindow {
 	w := &alertWindow{u: u, box: container.NewVBox()}
 	w.win = u.app.NewWindow(WindowTitle(nil))
 	w.win.SetContent(container.NewVScroll(w.box))
-	w.win.Resize(fyne.NewSize(720, 560))
+	w.win.Resize(fyne.NewSize(780, 600))
 	// Closing only hides it: the tray keeps flashing until acknowledged.
 	w.win.SetCloseIntercept(w.win.Hide)
 	return w
@@ -207,39 +209,65 @@ func (w *alertWindow) card(a alert.Alert) *alertCard {
 	if a.IsTest {
 		bg = TestBlue
 	}
-	text := canvas.NewText(Banner(a), color.White)
+	// The banner's big line is short so it never forces the window wider;
+	// a test call says under it, in words, that it is not an emergency.
+	big := Banner(a)
+	var sub string
+	if a.IsTest {
+		big, sub, _ = strings.Cut(big, " (")
+		sub = "Test only — not an emergency. Acknowledge to confirm the test reached this desk."
+	}
+	text := canvas.NewText(big, color.White)
 	text.TextSize = 30
 	text.TextStyle.Bold = true
 	text.Alignment = fyne.TextAlignCenter
-	banner := container.NewStack(canvas.NewRectangle(bg), container.NewPadded(text))
+	lines := []fyne.CanvasObject{text}
+	if sub != "" {
+		st := canvas.NewText(sub, color.White)
+		st.TextSize = 14
+		st.Alignment = fyne.TextAlignCenter
+		lines = append(lines, st)
+	}
+	banner := container.NewStack(canvas.NewRectangle(bg), container.NewPadded(container.NewVBox(lines...)))
 	items := []fyne.CanvasObject{banner}
 	if a.Source == alert.SourceMissedOffline || a.Source == alert.SourceRecovered {
 		s := widget.NewLabelWithStyle(SourceLabel(a.Source), fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
 		s.Importance = widget.WarningImportance
+		s.Wrapping = fyne.TextWrapWord
 		items = append(items, s)
 	}
 	caller := widget.NewLabelWithStyle("Caller: "+orUnknownCaller(a.CallerName), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	caller.SizeName = theme.SizeNameSubHeadingText
-	loc := widget.NewLabel("Location: " + orDash(a.Location))
-	loc.Wrapping = fyne.TextWrapWord
-	c.when = widget.NewLabel("")
-	mon := widget.NewLabel("Seen by monitoring user: " + orDash(a.MonitoringUser))
+	value := func(s string) *widget.Label {
+		l := widget.NewLabel(s)
+		l.Wrapping = fyne.TextWrapWord
+		return l
+	}
+	key := func(s string) *widget.Label {
+		return widget.NewLabelWithStyle(s, fyne.TextAlignTrailing, fyne.TextStyle{Bold: true})
+	}
+	c.when = value("")
+	facts := container.New(layout.NewFormLayout(),
+		key("Location"), value(orDash(a.Location)),
+		key("Placed"), c.when,
+		key("Seen by"), value("monitoring user "+orDash(a.MonitoringUser)),
+	)
 	// The message is plain text (alert.Text); chat HTML is never rendered.
-	msg := widget.NewLabel(a.Text)
-	msg.Wrapping = fyne.TextWrapWord
+	msg := value(a.Text)
+	msg.TextStyle.Italic = true
 	open := widget.NewButtonWithIcon("Open chat in Teams", theme.MailComposeIcon(), func() { w.u.openURL(a.WebURL) })
 	if a.WebURL == "" {
 		open.Disable()
 	}
 	c.comment = widget.NewEntry()
-	c.comment.SetPlaceHolder("Comment (optional), e.g. \"called back, ambulance on the way\"")
+	c.comment.SetPlaceHolder("Comment (optional), e.g. called back, ambulance sent")
 	c.ack = widget.NewButtonWithIcon("Acknowledge", theme.ConfirmIcon(), func() { w.acknowledge(c) })
 	c.ack.Importance = widget.HighImportance
 	c.err = widget.NewLabel("")
 	c.err.Importance = widget.DangerImportance
 	c.err.Wrapping = fyne.TextWrapWord
 	c.err.Hide()
-	items = append(items, caller, loc, c.when, mon, msg,
+	items = append(items, caller, facts, msg,
 		container.NewBorder(nil, nil, open, c.ack, c.comment), c.err, widget.NewSeparator())
 	c.view = container.NewVBox(items...)
 	w.tickCard(c)
@@ -251,7 +279,7 @@ func (w *alertWindow) tickCard(c *alertCard) {
 	if t.IsZero() {
 		t = c.a.ReceivedAt
 	}
-	c.when.SetText(fmt.Sprintf("Placed %s (%s)", t.Local().Format("Mon 2 Jan 15:04:05"), Ago(w.u.o.Now(), t)))
+	c.when.SetText(fmt.Sprintf("%s (%s)", t.Local().Format("Mon 2 Jan 15:04:05"), Ago(w.u.o.Now(), t)))
 }
 
 func (w *alertWindow) tick() {

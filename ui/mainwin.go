@@ -24,7 +24,9 @@ func (u *UI) buildMain() {
 	)
 	u.tabs.SetTabLocation(container.TabLocationLeading)
 	w.SetContent(u.tabs)
-	w.Resize(fyne.NewSize(980, 680))
+	// Fits a 1280x800 screen with room for panels; every long label wraps,
+	// so no page forces the window wider than this.
+	w.Resize(fyne.NewSize(1100, 720))
 	w.SetCloseIntercept(w.Hide)
 	u.cfg.load(u.desk.Config())
 }

@@ -14,12 +14,14 @@ import (
 	"emergencydesk/ui/internal/fakedesk"
 )
 
-// TestScreenshots writes the README screenshots when
-// EMERGENCYDESK_SCREENSHOTS=dir is set (e.g. docs/screenshots).
+// TestScreenshots renders the screens with Fyne's test driver when
+// EMERGENCYDESK_RENDER_SHOTS=dir is set, for a quick look without a
+// display. The README's docs/screenshots come from the real app under
+// Xvfb instead (ui/e2e TestScreenshots, EMERGENCYDESK_SCREENSHOTS).
 func TestScreenshots(t *testing.T) {
-	dir := os.Getenv("EMERGENCYDESK_SCREENSHOTS")
+	dir := os.Getenv("EMERGENCYDESK_RENDER_SHOTS")
 	if dir == "" {
-		t.Skip("set EMERGENCYDESK_SCREENSHOTS=dir to render screenshots")
+		t.Skip("set EMERGENCYDESK_RENDER_SHOTS=dir to render screenshots with the test driver")
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)

@@ -110,8 +110,10 @@ func newSettingsPage(u *UI) *settingsPage {
 			}
 		}
 	}
+	// GroupID may be an id or a sentence ("No Kafka consumer group: …"):
+	// wrap it, or it alone forces the main window wider than the screen.
 	p.groupID = widget.NewLabel("")
-	p.groupID.TextStyle.Monospace = true
+	p.groupID.Wrapping = fyne.TextWrapWord
 	boxes["Advanced"].Add(p.rowView("Kafka group id (read-only)", p.groupID,
 		"how this desk reads the hub; other desks use their own so every desk gets every alert", nil))
 	p.tabs = container.NewAppTabs()
@@ -238,7 +240,9 @@ func (p *settingsPage) load(c config.Config) {
 			s.entry.SetPlaceHolder("not set — paste the value here")
 		}
 	}
-	p.groupID.SetText(p.u.desk.GroupID())
+	gid := p.u.desk.GroupID()
+	p.groupID.TextStyle.Monospace = !strings.Contains(gid, " ")
+	p.groupID.SetText(gid)
 	p.loading = false
 	p.validate()
 }

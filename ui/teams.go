@@ -27,9 +27,11 @@ func newTeamsPage(u *UI) *teamsPage {
 	p := &teamsPage{u: u, list: container.NewVBox()}
 	add := widget.NewButtonWithIcon("Add Monitoring User", theme.ContentAddIcon(), func() { u.dc.open("") })
 	add.Importance = widget.HighImportance
+	intro := widget.NewLabel("A monitoring user is a Teams account that is a member of the emergency-call chats; the desk reads those chats through it.")
+	intro.Wrapping = fyne.TextWrapWord
 	head := container.NewVBox(
 		widget.NewLabelWithStyle("Teams Integration", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-		widget.NewLabel("A monitoring user is a Teams account that is a member of the emergency-call chats; the desk reads those chats through it."),
+		intro,
 		container.NewHBox(add),
 		widget.NewSeparator(),
 	)
@@ -40,7 +42,9 @@ func newTeamsPage(u *UI) *teamsPage {
 func (p *teamsPage) setUsers(us []engine.MonitoringUser) {
 	p.list.RemoveAll()
 	if len(us) == 0 {
-		p.list.Add(widget.NewLabel("No monitoring user yet: alerts cannot arrive. Click Add Monitoring User and sign in with the Teams account that receives the emergency-call messages."))
+		none := widget.NewLabel("No monitoring user yet: alerts cannot arrive. Click Add Monitoring User and sign in with the Teams account that receives the emergency-call messages.")
+		none.Wrapping = fyne.TextWrapWord
+		p.list.Add(none)
 	}
 	for _, mu := range us {
 		p.list.Add(p.userCard(mu))

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os/user"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,6 +84,7 @@ type UI struct {
 	users   []engine.MonitoringUser
 	latest  []alert.Alert // newest first, for the tray menu
 	menu    *fyne.Menu
+	menuKey string // what the published tray menu shows
 	stop    func()
 	stopped chan struct{}
 	once    sync.Once
@@ -224,8 +226,35 @@ func (u *UI) refreshTray() {
 		reason = fmt.Sprintf("%d alert(s) NOT acknowledged — %s", n, reason)
 	}
 	u.tray.Update(u.health.Level, reason, u.alerting())
-	u.menu = u.buildMenu()
-	u.o.Tray.SetSystemTrayMenu(u.menu)
+	m := u.buildMenu()
+	// Re-publishing an unchanged menu renumbers its items over dbusmenu,
+	// so a click in flight would be lost: only publish real changes.
+	k := menuKey(m)
+	for _, a := range u.latest {
+		k += a.ID + ";" // items with equal labels still open their own alert
+	}
+	if k != u.menuKey {
+		u.menu, u.menuKey = m, k
+		u.o.Tray.SetSystemTrayMenu(m)
+	}
+}
+
+// menuKey is a menu's visible content: labels, enabled state, submenus.
+func menuKey(m *fyne.Menu) string {
+	var b strings.Builder
+	var walk func(*fyne.Menu)
+	walk = func(m *fyne.Menu) {
+		for _, it := range m.Items {
+			fmt.Fprintf(&b, "%s|%v|%v|%v;", it.Label, it.Disabled, it.IsSeparator, it.IsQuit)
+			if it.ChildMenu != nil {
+				b.WriteString("[")
+				walk(it.ChildMenu)
+				b.WriteString("]")
+			}
+		}
+	}
+	walk(m)
+	return b.String()
 }
 
 // Menu returns the tray menu as last built (tests and the harness read it).

@@ -16,9 +16,9 @@ type State struct {
 	CertID         string    `json:"certId,omitempty"`
 	// SubCertID is the certificate the subscription actually carries: a
 	// different one means another desk created the shared subscription.
-	SubCertID string `json:"subCertId,omitempty"`
-	Created        time.Time `json:"created,omitzero"`
-	LastRenewal    time.Time `json:"lastRenewal,omitzero"`
+	SubCertID   string    `json:"subCertId,omitempty"`
+	Created     time.Time `json:"created,omitzero"`
+	LastRenewal time.Time `json:"lastRenewal,omitzero"`
 	// Watermark is the last time notifications were known to flow: back-fill
 	// after a gap starts here.
 	Watermark time.Time `json:"watermark,omitzero"`
