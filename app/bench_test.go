@@ -52,6 +52,9 @@ func BenchmarkWatchIdle(b *testing.B) {
 		cpu1, t1 := procCPU(b, pid), time.Now()
 		b.ReportMetric(100*(cpu1-cpu0).Seconds()/t1.Sub(t0).Seconds(), "cpu%")
 		b.ReportMetric(float64(procRSS(b, pid))/(1<<20), "rss-MB")
+		if roll, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps_rollup"); err == nil {
+			b.Logf("smaps_rollup:\n%s", roll)
+		}
 	}
 }
 
