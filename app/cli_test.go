@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -98,5 +99,49 @@ func TestScriptedSetupKeepsSecretsOutOfTheFile(t *testing.T) {
 	_, out, _ = cli(t, "", "config", "show")
 	if !strings.Contains(out, "911,112,933:test") || !strings.Contains(out, "eventHub.partitionCount                  4") {
 		t.Fatalf("import not applied:\n%s", out)
+	}
+}
+
+func TestDiagnoseCommandOnAnUnconfiguredDesk(t *testing.T) {
+	secretstest.Vault(t)
+	t.Setenv(paths.HomeEnv, t.TempDir())
+	code, out, errOut := cli(t, "", "diagnose", "--json")
+	if code != 1 {
+		t.Fatalf("exit %d with nothing configured, want 1\n%s%s", code, out, errOut)
+	}
+	var rep struct {
+		Checks []struct{ ID, Status, Fix string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	}
+	if len(rep.Checks) == 0 || rep.Checks[0].ID != "settings" || rep.Checks[0].Status != "fail" || !strings.Contains(rep.Checks[0].Fix+out, "Client ID") {
+		t.Fatalf("first check: %+v", rep.Checks)
+	}
+	code, out, _ = cli(t, "", "diagnose")
+	if code != 1 || !strings.Contains(out, "✘") {
+		t.Fatalf("text report: %d\n%s", code, out)
+	}
+}
+
+func TestEmulatorCommand(t *testing.T) {
+	secretstest.Vault(t)
+	home := t.TempDir()
+	t.Setenv(paths.HomeEnv, home)
+	code, out, errOut := cli(t, "help\n911 Gate 4\nbogus\nquit\n", "emulator", "--configure")
+	if code != 0 {
+		t.Fatalf("emulator: %d %s %s", code, out, errOut)
+	}
+	for _, want := range []string{"Microsoft emulator running", "device login page: https://127.0.0.1:", "emergencydesk config set cloud.kafkaBootstrap 127.0.0.1:", "posted 911 call", "unknown command \"bogus\"", "configured"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "SharedAccessKey=") {
+		t.Errorf("the emulator printed its connection string key:\n%s", out)
+	}
+	// --configure left a desk that validates, with the secret in the vault.
+	if code, out, _ := cli(t, "", "config", "show"); code != 0 || !strings.Contains(out, "emulator-ns.servicebus.windows.net") || strings.Contains(out, "oauth.clientId                           \n") {
+		t.Fatalf("config show after --configure:\n%s", out)
 	}
 }

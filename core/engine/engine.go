@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -51,13 +52,14 @@ type Engine struct {
 	board *health.Board
 	store *store.Store
 
-	mu     sync.Mutex
-	cfg    config.Config
-	rules  *alert.Rules
-	auth   *auth.Manager
-	graphs map[string]*graph.Client // by auth user id (HomeAccountID)
-	hub    *eventhub.Consumer
-	parts  context.CancelFunc // stops the running parts
+	restartMu sync.Mutex
+	mu        sync.Mutex
+	cfg       config.Config
+	rules     *alert.Rules
+	auth      *auth.Manager
+	graphs    map[string]*graph.Client // by auth user id (HomeAccountID)
+	hub       *eventhub.Consumer
+	parts     context.CancelFunc // stops the running parts
 	// What the running parts were built with, for adding a user without
 	// a restart.
 	runCtx context.Context
@@ -109,6 +111,63 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.log.Info("engine: pruned alerts past retention", "count", n)
 	}
 	e.reannounce(ctx)
+	go e.housekeeping(ctx)
+	return e.restart()
+}
+
+// housekeeping applies settings changed outside the app (e.g. by
+// `emergencydesk config set` from a deployment script) and prunes the
+// alert log daily per the retention setting.
+func (e *Engine) housekeeping(ctx context.Context) {
+	path := e.o.Dirs.ConfigFile()
+	modTime := func() time.Time {
+		if st, err := os.Stat(path); err == nil {
+			return st.ModTime()
+		}
+		return time.Time{}
+	}
+	last := modTime()
+	tick := time.NewTicker(3 * time.Second)
+	defer tick.Stop()
+	nextPrune := time.Now().Add(24 * time.Hour)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if m := modTime(); !m.Equal(last) {
+				last = m
+				if err := e.Reload(ctx); err != nil {
+					e.log.Error("engine: settings file changed but cannot be applied", "err", err)
+				}
+			}
+			if now.After(nextPrune) {
+				nextPrune = now.Add(24 * time.Hour)
+				if n, err := e.store.Prune(ctx, e.Config().Alerts.RetentionDays, now); err == nil && n > 0 {
+					e.log.Info("engine: pruned alerts past retention", "count", n)
+				}
+			}
+		}
+	}
+}
+
+// Reload re-reads the settings file and, when it changed, applies it.
+func (e *Engine) Reload(ctx context.Context) error {
+	c, err := config.Load(e.o.Dirs.ConfigFile())
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	same := reflect.DeepEqual(c, e.cfg)
+	if !same {
+		e.cfg = c.Clone()
+	}
+	e.mu.Unlock()
+	if same {
+		return nil
+	}
+	e.log.Info("engine: settings changed on disk; applying")
+	e.bus.publish(SettingsChanged{Config: c.Clone()})
 	return e.restart()
 }
 
@@ -134,6 +193,9 @@ func (e *Engine) stopParts() {
 
 // restart (re)builds the parts from e.cfg.
 func (e *Engine) restart() error {
+	// One rebuild at a time: two interleaved ones would leave two consumers.
+	e.restartMu.Lock()
+	defer e.restartMu.Unlock()
 	e.stopParts()
 	// Parts report health synchronously from their constructors and the
 	// health callbacks take e.mu, so e.mu is held only to swap fields.

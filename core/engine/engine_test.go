@@ -285,3 +285,31 @@ func TestTwoDesksShareOneSubscription(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsChangedByAScriptApplyWithoutRestart: `emergencydesk config
+// set` on a running desk takes effect (here: a new recognition pattern).
+func TestSettingsChangedByAScriptApplyWithoutRestart(t *testing.T) {
+	r := newRig(t, msemu.Options{}, nil)
+	r.signIn()
+	r.healthy()
+	c, err := config.Load(r.dirs.ConfigFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Alerts.Patterns = append(c.Alerts.Patterns, "a passé un appel d'urgence")
+	if err := config.Save(r.dirs.ConfigFile(), c); err != nil {
+		t.Fatal(err)
+	}
+	r.next("settings applied", 15*time.Second, func(ev engine.Event) bool {
+		x, ok := ev.(engine.SettingsChanged)
+		return ok && len(x.Config.Alerts.Patterns) == 2
+	})
+	r.healthy()
+	if _, err := r.emu.PostOrdinaryMessage(context.Background(), 0, "Alex Doe a passé un appel d'urgence (112). Emplacement : Hall"); err != nil {
+		t.Fatal(err)
+	}
+	a := r.alert("French wording alert")
+	if !strings.Contains(a.Text, "appel d'urgence") {
+		t.Fatalf("alert: %+v", a)
+	}
+}
