@@ -69,7 +69,7 @@ var Fields = func() []Field {
 			func() (func(*Config) string, func(*Config, string) error) {
 				return str(func(c *Config) *string { return &c.OAuth.TenantID })
 			}),
-		field("oauth.refreshTokenExpirationMinutes", "OAuth Settings", "Refresh Token Expiration Minutes", "renew the refresh token well before this age (default 2196)",
+		field("oauth.refreshTokenExpirationMinutes", "OAuth Settings", "Refresh Token Expiration Minutes", "renew the refresh token well before this age",
 			func() (func(*Config) string, func(*Config, string) error) {
 				return num("Refresh Token Expiration Minutes", func(c *Config) *int { return &c.OAuth.RefreshTokenExpirationMinutes })
 			}),
@@ -89,15 +89,15 @@ var Fields = func() []Field {
 			func() (func(*Config) string, func(*Config, string) error) {
 				return boolean("Enable Event Hub Integration", func(c *Config) *bool { return &c.EventHub.Enabled })
 			}),
-		field("eventHub.name", "Event Hub", "Event Hub Name", "the hub's name (default teams-events)",
+		field("eventHub.name", "Event Hub", "Event Hub Name", "the Event Hub's name in the namespace",
 			func() (func(*Config) string, func(*Config, string) error) {
 				return str(func(c *Config) *string { return &c.EventHub.Name })
 			}),
-		field("eventHub.consumerGroup", "Event Hub", "Consumer Group", "default $Default",
+		field("eventHub.consumerGroup", "Event Hub", "Consumer Group", "the Event Hub consumer group from the guide (desks read every partition themselves; see the Kafka mode below)",
 			func() (func(*Config) string, func(*Config, string) error) {
 				return str(func(c *Config) *string { return &c.EventHub.ConsumerGroup })
 			}),
-		field("eventHub.partitionCount", "Event Hub", "Partition Count", "the hub's partition count (default 2)",
+		field("eventHub.partitionCount", "Event Hub", "Partition Count", "must equal the hub's partition count",
 			func() (func(*Config) string, func(*Config, string) error) {
 				return num("Partition Count", func(c *Config) *int { return &c.EventHub.PartitionCount })
 			}),

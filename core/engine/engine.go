@@ -58,8 +58,10 @@ type Engine struct {
 	rules     *alert.Rules
 	auth      *auth.Manager
 	graphs    map[string]*graph.Client // by auth user id (HomeAccountID)
-	hub       *eventhub.Consumer
-	parts     context.CancelFunc // stops the running parts
+	// clientStates are the expected clientState per user (shared by desks).
+	clientStates map[string]string
+	hub          *eventhub.Consumer
+	parts        context.CancelFunc // stops the running parts
 	// What the running parts were built with, for adding a user without
 	// a restart.
 	runCtx context.Context
@@ -120,13 +122,19 @@ func (e *Engine) Start(ctx context.Context) error {
 // alert log daily per the retention setting.
 func (e *Engine) housekeeping(ctx context.Context) {
 	path := e.o.Dirs.ConfigFile()
-	modTime := func() time.Time {
-		if st, err := os.Stat(path); err == nil {
-			return st.ModTime()
-		}
-		return time.Time{}
+	// Saves replace the file (rename), so a new inode marks a change even
+	// when two saves share a coarse mtime.
+	stat := func() os.FileInfo {
+		st, _ := os.Stat(path)
+		return st
 	}
-	last := modTime()
+	changed := func(a, b os.FileInfo) bool {
+		if a == nil || b == nil {
+			return a != b
+		}
+		return !os.SameFile(a, b) || !a.ModTime().Equal(b.ModTime()) || a.Size() != b.Size()
+	}
+	last := stat()
 	tick := time.NewTicker(3 * time.Second)
 	defer tick.Stop()
 	nextPrune := time.Now().Add(24 * time.Hour)
@@ -135,8 +143,8 @@ func (e *Engine) housekeeping(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			if m := modTime(); !m.Equal(last) {
-				last = m
+			if cur := stat(); changed(last, cur) {
+				last = cur
 				if err := e.Reload(ctx); err != nil {
 					e.log.Error("engine: settings file changed but cannot be applied", "err", err)
 				}
@@ -325,6 +333,12 @@ func (e *Engine) startGraph(ctx context.Context, am *auth.Manager, cfg config.Co
 	opts.Tokens = tokenSource(func(ctx context.Context, force bool) (string, error) { return am.AccessToken(ctx, id, force) })
 	opts.Vault = e.o.Vault
 	opts.ClientState = sharedClientState(cs, u.ObjectID)
+	e.mu.Lock()
+	if e.clientStates == nil {
+		e.clientStates = map[string]string{}
+	}
+	e.clientStates[id] = opts.ClientState
+	e.mu.Unlock()
 	opts.Logger = e.log
 	opts.OnHealth = func(h graph.Health) {
 		if ctx.Err() == nil {

@@ -2,10 +2,12 @@ package engine
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"slices"
 	"time"
 
 	"emergencydesk/core/alert"
@@ -71,7 +73,7 @@ func (e *Engine) process(ctx context.Context, r eventhub.Record, n msgraph.Chang
 		e.log.Debug("pipeline: hub reachability record from Graph (ignored)", "partition", r.Partition, "offset", r.Offset)
 		return alert.Alert{}, false, nil
 	case alert.KindLifecycle:
-		c, _ := e.clientFor(n.SubscriptionID)
+		c, _ := e.clientFor(n.SubscriptionID, n.ClientState)
 		if c == nil {
 			e.log.Info("pipeline: lifecycle event for a subscription this desk does not own", "event", n.LifecycleEvent, "subscription", n.SubscriptionID)
 			return alert.Alert{}, false, nil
@@ -85,7 +87,7 @@ func (e *Engine) process(ctx context.Context, r eventhub.Record, n msgraph.Chang
 		e.log.Warn("pipeline: skipped a notification item of unknown kind", "partition", r.Partition, "offset", r.Offset)
 		return alert.Alert{}, false, nil
 	}
-	c, u := e.clientFor(n.SubscriptionID)
+	c, u := e.clientFor(n.SubscriptionID, n.ClientState)
 	if c == nil {
 		e.log.Warn("pipeline: notification for an unknown subscription (another desk's, or one replaced since); back-fill covers replaced ones",
 			"subscription", n.SubscriptionID, "partition", r.Partition, "offset", r.Offset)
@@ -191,18 +193,36 @@ func (e *Engine) reannounce(ctx context.Context) {
 	}
 }
 
-// clientFor finds the Graph client owning a subscription id.
-func (e *Engine) clientFor(subID string) (*graph.Client, config.User) {
+// clientFor finds the Graph client owning a subscription id, or else the
+// one whose (shared) clientState the notification carries: another desk
+// may have re-created the monitoring user's subscription under a new id.
+func (e *Engine) clientFor(subID, clientState string) (*graph.Client, config.User) {
 	e.mu.Lock()
-	defer e.mu.Unlock()
+	graphs := make(map[string]*graph.Client, len(e.graphs))
 	for id, c := range e.graphs {
-		if c.SubscriptionID() == subID {
-			for _, u := range e.cfg.Users {
-				if u.HomeAccountID == id {
-					return c, u
-				}
+		graphs[id] = c
+	}
+	users := slices.Clone(e.cfg.Users)
+	states := e.clientStates
+	e.mu.Unlock()
+	user := func(id string) config.User {
+		for _, u := range users {
+			if u.HomeAccountID == id {
+				return u
 			}
-			return c, config.User{HomeAccountID: id}
+		}
+		return config.User{HomeAccountID: id}
+	}
+	for id, c := range graphs {
+		if c.SubscriptionID() == subID {
+			return c, user(id)
+		}
+	}
+	if clientState != "" {
+		for id, c := range graphs {
+			if cs := states[id]; cs != "" && hmac.Equal([]byte(cs), []byte(clientState)) {
+				return c, user(id)
+			}
 		}
 	}
 	return nil, config.User{}

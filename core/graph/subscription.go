@@ -85,9 +85,13 @@ func (c *Client) Health() Health {
 // SubscriptionID returns the current subscription id ("" when none), so the
 // engine can route notifications to the right user's client.
 func (c *Client) SubscriptionID() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.state.SubscriptionID
+	// Load the stored state on first use: a notification may arrive before
+	// Run has checked the subscription, and must not look like a stranger's.
+	st, err := c.loadState()
+	if err != nil {
+		return ""
+	}
+	return st.SubscriptionID
 }
 
 func (c *Client) setHealth(f func(h *Health)) {

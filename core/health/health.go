@@ -50,6 +50,21 @@ func (l *Level) UnmarshalText(b []byte) error {
 	return fmt.Errorf("unknown health level %q", b)
 }
 
+// rank orders levels for combining: a part not set up yet makes the whole
+// chain "not configured" (grey) unless another part is degraded or broken.
+func rank(l Level) int {
+	switch l {
+	case OK:
+		return 0
+	case Unconfigured:
+		return 1
+	case Degraded:
+		return 2
+	default:
+		return 3
+	}
+}
+
 // Component is one part's state.
 type Component struct {
 	// Key identifies the part, e.g. "eventhub", "token/<user id>",
@@ -86,7 +101,7 @@ func Combine(cs []Component) Overall {
 	o.Level = OK
 	var bad []string
 	for _, c := range o.Components {
-		if c.Level > o.Level {
+		if rank(c.Level) > rank(o.Level) {
 			o.Level = c.Level
 		}
 	}

@@ -25,6 +25,11 @@ func TestOverallIsTheWorstWithReasons(t *testing.T) {
 		t.Fatalf("broken: %+v", o)
 	}
 	b.Remove("token/u1")
+	b.Set(Component{Key: "users", Kind: "token", Label: "Monitoring users", Level: Unconfigured, State: "none", Summary: "no monitoring user is signed in"})
+	if o := b.Overall(); o.Level != Unconfigured || !strings.Contains(o.Reason, "no monitoring user") {
+		t.Fatalf("a part not set up must grey the chain, not leave it green: %+v", o)
+	}
+	b.Remove("users")
 	if o := b.Overall(); o.Level != OK || o.Reason != "All links healthy" {
 		t.Fatalf("after remove: %+v", o)
 	}
