@@ -60,8 +60,11 @@ type Engine struct {
 	graphs    map[string]*graph.Client // by auth user id (HomeAccountID)
 	// clientStates are the expected clientState per user (shared by desks).
 	clientStates map[string]string
-	hub          *eventhub.Consumer
-	parts        context.CancelFunc // stops the running parts
+	// suspicious counts notifications dropped for a wrong clientState.
+	suspicious     int
+	lastSuspicious time.Time
+	hub            *eventhub.Consumer
+	parts          context.CancelFunc // stops the running parts
 	// What the running parts were built with, for adding a user without
 	// a restart.
 	runCtx context.Context
@@ -149,6 +152,7 @@ func (e *Engine) housekeeping(ctx context.Context) {
 					e.log.Error("engine: settings file changed but cannot be applied", "err", err)
 				}
 			}
+			e.clearSuspicious(now)
 			if now.After(nextPrune) {
 				nextPrune = now.Add(24 * time.Hour)
 				if n, err := e.store.Prune(ctx, e.Config().Alerts.RetentionDays, now); err == nil && n > 0 {

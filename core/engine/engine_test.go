@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -311,5 +312,42 @@ func TestSettingsChangedByAScriptApplyWithoutRestart(t *testing.T) {
 	a := r.alert("French wording alert")
 	if !strings.Contains(a.Text, "appel d'urgence") {
 		t.Fatalf("alert: %+v", a)
+	}
+}
+
+// TestForgedNotificationsAreDroppedAndShown: notifications with a wrong
+// clientState raise nothing, and repeated ones degrade the chain's health
+// with the fix instead of silently costing calls.
+func TestForgedNotificationsAreDroppedAndShown(t *testing.T) {
+	r := newRig(t, msemu.Options{}, nil)
+	r.signIn()
+	r.healthy()
+	subs := r.emu.Graph.Subscriptions()
+	if len(subs) != 1 {
+		t.Fatalf("subscriptions: %d", len(subs))
+	}
+	chatID, msgID, err := r.emu.PostEmergencyCall(0, "911", "Real call")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.alert("the real call")
+	for i := 0; i < 2; i++ {
+		forged := fmt.Sprintf(`{"value":[{"subscriptionId":%q,"changeType":"created","clientState":"forged","subscriptionExpirationDateTime":"2030-01-01T00:00:00Z","resource":"chats('%s')/messages('%s%d')","resourceData":{"id":"x","@odata.type":"#Microsoft.Graph.chatMessage","@odata.id":"x"},"tenantId":"t"}]}`,
+			subs[0].ID, chatID, msgID, i)
+		if err := r.emu.Hub.Publish(context.Background(), nil, []byte(forged)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := r.next("degraded health", 15*time.Second, func(ev engine.Event) bool {
+		h, ok := ev.(engine.HealthChanged)
+		return ok && h.Health.Level == health.Degraded && strings.Contains(h.Health.Reason, "clientState")
+	})
+	for _, c := range ev.(engine.HealthChanged).Health.Components {
+		if c.Key == "notifications" && !strings.Contains(c.Fix, "same Event Hub connection string") {
+			t.Fatalf("fix: %q", c.Fix)
+		}
+	}
+	if all, _ := r.eng.Alerts(context.Background(), engine.FilterAll, 0); len(all) != 1 {
+		t.Fatalf("forged notifications raised alerts: %d in the log", len(all))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"emergencydesk/core/config"
 	"emergencydesk/core/eventhub"
 	"emergencydesk/core/graph"
+	"emergencydesk/core/health"
 	"emergencydesk/core/msgraph"
 	"emergencydesk/core/store"
 )
@@ -104,6 +106,7 @@ func (e *Engine) process(ctx context.Context, r eventhub.Record, n msgraph.Chang
 		switch {
 		case errors.Is(err, graph.ErrClientState):
 			e.log.Warn("pipeline: SUSPICIOUS notification dropped: clientState does not match", "subscription", n.SubscriptionID, "partition", r.Partition, "offset", r.Offset)
+			e.noteSuspicious()
 			return alert.Alert{}, false, nil
 		case errors.Is(err, graph.ErrValidation), errors.Is(err, graph.ErrLifecycle):
 			return alert.Alert{}, false, nil
@@ -226,4 +229,35 @@ func (e *Engine) clientFor(subID, clientState string) (*graph.Client, config.Use
 		}
 	}
 	return nil, config.User{}
+}
+
+// noteSuspicious makes dropped notifications visible: one may be a forgery
+// or a leftover, but several mean this desk is missing calls (typically
+// desks configured with different hub keys, so their shared clientState
+// differs).
+func (e *Engine) noteSuspicious() {
+	e.mu.Lock()
+	e.suspicious++
+	e.lastSuspicious = time.Now()
+	n := e.suspicious
+	e.mu.Unlock()
+	if n < 2 {
+		return
+	}
+	e.board.Set(health.Component{Key: "notifications", Kind: "subscription", Label: "Notifications", Level: health.Degraded,
+		State: "clientstate_mismatch", Summary: fmt.Sprintf("%d notifications dropped: their clientState is not this desk's", n),
+		Fix: "Give every desk the same Event Hub connection string (the subscription's clientState is derived from its key) and re-subscribe; if no other desk exists, someone else may be writing to the hub: rotate its keys"})
+}
+
+// clearSuspicious drops the warning an hour after the last dropped one.
+func (e *Engine) clearSuspicious(now time.Time) {
+	e.mu.Lock()
+	stale := e.suspicious > 0 && now.Sub(e.lastSuspicious) > time.Hour
+	if stale {
+		e.suspicious = 0
+	}
+	e.mu.Unlock()
+	if stale {
+		e.board.Remove("notifications")
+	}
 }
