@@ -35,7 +35,7 @@ define desktop-session
 	  'eval "$$(printf emergencydesk | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null && "$$@"' _
 endef
 
-.PHONY: all deps build run demo test bench chaos lint package clean
+.PHONY: all deps build headless run demo test bench chaos lint package clean
 
 all: build
 
@@ -56,6 +56,11 @@ deps:
 build:
 	$(GO) build -tags $(TAGS) -ldflags "$(LDFLAGS)" -o $(BIN) ./app
 
+# headless: `watch`, `diagnose`, `config` and `emulator` without the GUI
+# (no Fyne/GL/audio; for servers and kiosks, and about half the memory).
+headless:
+	$(GO) build -tags headless -ldflags "$(LDFLAGS)" -o $(BIN)-headless ./app
+
 run: deps build
 	./$(BIN)
 
@@ -74,6 +79,7 @@ chaos: deps
 lint:
 	@out=$$(gofmt -l app ui core assets); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet -tags $(TAGS) ./...
+	$(GO) vet -tags headless ./app
 
 package: deps
 	$(GO) install fyne.io/tools/cmd/fyne@v1.7.4

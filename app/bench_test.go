@@ -16,9 +16,16 @@ import (
 )
 
 // BenchmarkWatchIdle measures an idle, signed-in `emergencydesk watch`:
-// resident memory and CPU over a minute (targets: RSS < 40 MB, CPU < 0.5 %).
+// resident memory and CPU over a minute (targets: RSS < 40 MB, CPU < 0.5 %),
+// for the desktop binary and for the headless build (-tags headless).
 // Run with: make bench BENCH=WatchIdle BENCH_PKGS=./app/
 func BenchmarkWatchIdle(b *testing.B) {
+	for _, tags := range []string{"migrated_fynedo", "headless"} {
+		b.Run(tags, func(b *testing.B) { benchWatchIdle(b, buildBinary(b, tags)) })
+	}
+}
+
+func benchWatchIdle(b *testing.B, bin string) {
 	secretstest.Vault(b)
 	emu, err := msemu.Start(msemu.Options{})
 	if err != nil {
@@ -35,7 +42,7 @@ func BenchmarkWatchIdle(b *testing.B) {
 	}
 	v.Delete(secrets.TokenCache)
 	v.Set(secrets.ConnectionString, s.ConnectionString)
-	w := startWatch(b, home)
+	w := startWatchBin(b, bin, home)
 	dc := w.await("device code", 30*time.Second, func(l line) bool { return l.Type == "device_code" })
 	emu.Approve(dc.Code.UserCode)
 	w.healthy()

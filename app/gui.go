@@ -1,3 +1,5 @@
+//go:build !headless
+
 package main
 
 import (
@@ -25,17 +27,6 @@ const appID = "io.emergencydesk.desk"
 const appName = "Emergency Desk"
 
 // guiOptions configure the desktop front end.
-type guiOptions struct {
-	Logger *slog.Logger
-	// ShowMain opens the main window at start (otherwise tray only).
-	ShowMain bool
-	// NoSound disables the alarm output entirely (the setting can too).
-	NoSound bool
-	// OnStarted runs once the UI receives engine events (so a sign-in
-	// started from it shows its device code in the dialog).
-	OnStarted func()
-}
-
 // startGUI runs the desktop app on desk until the user quits (confirmed
 // from the tray). It must be called on the main goroutine.
 func startGUI(desk engine.Desk, opts guiOptions) error {

@@ -22,31 +22,31 @@ import (
 )
 
 var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
+	buildMu  sync.Mutex
+	binPaths = map[string]string{}
 )
 
 // desktopBinary builds the real emergencydesk binary once per test run.
-func desktopBinary(t testing.TB) string {
+func desktopBinary(t testing.TB) string { return buildBinary(t, "migrated_fynedo") }
+
+// buildBinary builds the binary with the given build tags, once per tags.
+func buildBinary(t testing.TB, tags string) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "emergencydesk-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "emergencydesk")
-		out, err := exec.Command("go", "build", "-tags", "migrated_fynedo", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("build: %v", buildErr)
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := binPaths[tags]; ok {
+		return p
 	}
-	return binPath
+	dir, err := os.MkdirTemp("", "emergencydesk-bin-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "emergencydesk")
+	if out, err := exec.Command("go", "build", "-tags", tags, "-o", p, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build -tags %s: %v\n%s", tags, err, out)
+	}
+	binPaths[tags] = p
+	return p
 }
 
 // watchProc is a running `emergencydesk watch`.
@@ -59,11 +59,16 @@ type watchProc struct {
 
 func startWatch(t testing.TB, home string) *watchProc {
 	t.Helper()
+	return startWatchBin(t, desktopBinary(t), home)
+}
+
+func startWatchBin(t testing.TB, bin, home string) *watchProc {
+	t.Helper()
 	logf, err := os.CreateTemp(t.TempDir(), "watch-stderr-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(desktopBinary(t), "watch")
+	cmd := exec.Command(bin, "watch")
 	cmd.Env = append(os.Environ(), paths.HomeEnv+"="+home)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
