@@ -26,28 +26,14 @@ func runGUI(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d := paths.Default()
-	log, closeLog, err := setupLog(d, stderr, false)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	vault, err := openVault(d)
-	if err != nil {
-		return err
-	}
-	eng, err := newEngine(engine.Options{Dirs: d, Vault: vault, Logger: log})
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := eng.Start(ctx); err != nil {
-		eng.Stop()
+	desk, err := startDesk(ctx, stderr, false, nil)
+	if err != nil {
 		return err
 	}
-	defer eng.Stop()
-	return startGUI(eng, guiOptions{Logger: log, ShowMain: !*tray, NoSound: *noSound})
+	defer desk.close()
+	return startGUI(desk.eng, guiOptions{Logger: desk.log, ShowMain: !*tray, NoSound: *noSound})
 }
 
 func runDemo(args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -14,7 +14,6 @@ import (
 	"emergencydesk/core/alert"
 	"emergencydesk/core/engine"
 	"emergencydesk/core/health"
-	"emergencydesk/core/paths"
 )
 
 // line is one JSON line of `watch` output.
@@ -46,29 +45,17 @@ func runWatch(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	d := paths.Default()
-	log, closeLog, err := setupLog(d, stderr, true)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	vault, err := openVault(d)
-	if err != nil {
-		return err
-	}
-	eng, err := newEngine(engine.Options{Dirs: d, Vault: vault, Logger: log})
-	if err != nil {
-		return err
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	events, unsub := eng.Subscribe()
-	defer unsub()
-	if err := eng.Start(ctx); err != nil {
-		eng.Stop()
+	var events <-chan engine.Event
+	// Subscribe before Start so alerts re-raised at start-up are printed;
+	// the subscription lives as long as the process.
+	desk, err := startDesk(ctx, stderr, true, func(e *engine.Engine) { events, _ = e.Subscribe() })
+	if err != nil {
 		return err
 	}
-	defer eng.Stop()
+	defer desk.close()
+	eng, log := desk.eng, desk.log
 	enc := json.NewEncoder(stdout)
 	emit := func(l line) {
 		l.Time = time.Now().UTC()

@@ -43,6 +43,43 @@ func newEngine(o engine.Options) (*engine.Engine, error) {
 	return e, err
 }
 
+// runningDesk is an engine started on the desk's own settings and vault.
+type runningDesk struct {
+	eng   *engine.Engine
+	log   *slog.Logger
+	close func()
+}
+
+// startDesk sets up logging, opens the vault and starts the engine on the
+// desk's locations; close stops it all. beforeStart (may be nil) runs on
+// the new engine first, e.g. to subscribe so no start-up event is missed.
+func startDesk(ctx context.Context, stderr io.Writer, jsonLog bool, beforeStart func(*engine.Engine)) (*runningDesk, error) {
+	d := paths.Default()
+	log, closeLog, err := setupLog(d, stderr, jsonLog)
+	if err != nil {
+		return nil, err
+	}
+	vault, err := openVault(d)
+	if err != nil {
+		closeLog()
+		return nil, err
+	}
+	eng, err := newEngine(engine.Options{Dirs: d, Vault: vault, Logger: log})
+	if err != nil {
+		closeLog()
+		return nil, err
+	}
+	if beforeStart != nil {
+		beforeStart(eng)
+	}
+	if err := eng.Start(ctx); err != nil {
+		eng.Stop()
+		closeLog()
+		return nil, err
+	}
+	return &runningDesk{eng: eng, log: log, close: func() { eng.Stop(); closeLog() }}, nil
+}
+
 // simulator posts demo calls through the emulated Teams, alternating callers.
 type simulator struct {
 	emu *msemu.Emulator

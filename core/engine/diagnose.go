@@ -35,17 +35,10 @@ func (e *Engine) Diagnose(ctx context.Context) (Report, error) {
 func (e *Engine) DiagnoseReport(ctx context.Context, o diagnose.Options) diagnose.Report {
 	cfg := e.Config()
 	deps := diagnose.Deps{
-		Vault:   e.o.Vault,
-		Offsets: e.store,
-		Logger:  e.log,
-		ExplainAuth: func(err error) (string, string) {
-			x := auth.Explain(err)
-			s := x.Summary
-			if x.Code != 0 {
-				s += fmt.Sprintf(" (AADSTS%d)", x.Code)
-			}
-			return s, x.Fix
-		},
+		Vault:       e.o.Vault,
+		Offsets:     e.store,
+		Logger:      e.log,
+		ExplainAuth: explainAuth,
 		SubscriptionProblem: func(u config.User) (string, string) {
 			if c := e.GraphClients()[u.HomeAccountID]; c != nil {
 				h := c.Health()
@@ -58,6 +51,16 @@ func (e *Engine) DiagnoseReport(ctx context.Context, o diagnose.Options) diagnos
 		deps.Tokens = tokenProber{am}
 	}
 	return diagnose.Run(ctx, cfg, deps, o)
+}
+
+// explainAuth gives diagnostics core/auth's words for a sign-in failure.
+func explainAuth(err error) (string, string) {
+	x := auth.Explain(err)
+	s := x.Summary
+	if x.Code != 0 {
+		s += fmt.Sprintf(" (AADSTS%d)", x.Code)
+	}
+	return s, x.Fix
 }
 
 // tokenProber adapts the identity manager to diagnostics.
@@ -111,14 +114,7 @@ func DiagnoseOffline(ctx context.Context, dirs paths.Dirs, vault *secrets.Vault,
 		return diagnose.Report{}, err
 	}
 	deps := diagnose.Deps{Vault: vault, Logger: log,
-		ExplainAuth: func(err error) (string, string) {
-			x := auth.Explain(err)
-			s := x.Summary
-			if x.Code != 0 {
-				s += fmt.Sprintf(" (AADSTS%d)", x.Code)
-			}
-			return s, x.Fix
-		}}
+		ExplainAuth: explainAuth}
 	if st, err := store.OpenReadOnly(dirs.AlertDB()); err == nil {
 		defer st.Close()
 		deps.Offsets = st
