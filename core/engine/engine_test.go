@@ -351,3 +351,27 @@ func TestForgedNotificationsAreDroppedAndShown(t *testing.T) {
 		t.Fatalf("forged notifications raised alerts: %d in the log", len(all))
 	}
 }
+
+// TestGraphOutageLosesNoCall: without rich content every call needs a
+// message fetch; while Graph answers 503 the notification is retried (not
+// skipped) and the call is raised once Graph is back.
+func TestGraphOutageLosesNoCall(t *testing.T) {
+	r := newRig(t, msemu.Options{}, func(c *config.Config) { c.Subscription.RichNotifications = false })
+	r.signIn()
+	r.healthy()
+	// More failures than one Resolve retries (1 + 4), so the pipeline's own
+	// retry is what saves the call.
+	r.emu.Graph.FailNext("/v1.0/chats/", 8, 503, 0)
+	before := r.emu.Graph.Requests("GET /v1.0/chats/")
+	_, id, err := r.emu.PostEmergencyCall(0, "911", "During the outage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := r.next("call after the outage", 60*time.Second, func(ev engine.Event) bool { _, ok := ev.(engine.AlertRaised); return ok })
+	if a := ev.(engine.AlertRaised).Alert; a.ID != id {
+		t.Fatalf("got %s, want %s", a.ID, id)
+	}
+	if n := r.emu.Graph.Requests("GET /v1.0/chats/") - before; n < 9 {
+		t.Fatalf("only %d message reads: the outage was not exercised", n)
+	}
+}

@@ -24,10 +24,9 @@ func tlsConfig(pool *x509.CertPool) *tls.Config {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 }
 
-// giveUpAfter bounds how long one notification may hold up its partition
-// when its message cannot be read (Graph down, throttled): after that it is
-// logged as an error and skipped so the calls behind it still arrive.
-const giveUpAfter = 2 * time.Minute
+// stuckAfter is how long reading one message may fail before the chain's
+// health says so.
+const stuckAfter = 30 * time.Second
 
 // handle is the Event Hub handler: recognise, record durably (alerts and
 // the batch's next offsets in one transaction), then raise. An error makes
@@ -95,33 +94,9 @@ func (e *Engine) process(ctx context.Context, r eventhub.Record, n msgraph.Chang
 			"subscription", n.SubscriptionID, "partition", r.Partition, "offset", r.Offset)
 		return alert.Alert{}, false, nil
 	}
-	start := time.Now()
-	var msg *msgraph.ChatMessage
-	for attempt := 0; ; attempt++ {
-		var err error
-		msg, err = c.Resolve(ctx, n)
-		if err == nil {
-			break
-		}
-		switch {
-		case errors.Is(err, graph.ErrClientState):
-			e.log.Warn("pipeline: SUSPICIOUS notification dropped: clientState does not match", "subscription", n.SubscriptionID, "partition", r.Partition, "offset", r.Offset)
-			e.noteSuspicious()
-			return alert.Alert{}, false, nil
-		case errors.Is(err, graph.ErrValidation), errors.Is(err, graph.ErrLifecycle):
-			return alert.Alert{}, false, nil
-		case ctx.Err() != nil:
-			return alert.Alert{}, false, ctx.Err()
-		case time.Since(start) > giveUpAfter:
-			e.log.Error("pipeline: could not read the message behind a notification; skipped", "resource", n.Resource, "partition", r.Partition, "offset", r.Offset, "err", err)
-			return alert.Alert{}, false, nil
-		}
-		e.log.Warn("pipeline: reading the message failed; retrying", "resource", n.Resource, "err", err)
-		select {
-		case <-ctx.Done():
-			return alert.Alert{}, false, ctx.Err()
-		case <-time.After(min(time.Duration(attempt+1)*time.Second, 10*time.Second)):
-		}
+	msg, err := e.resolve(ctx, c, r, n)
+	if err != nil || msg == nil {
+		return alert.Alert{}, false, err
 	}
 	chatID, _, _ := msgraph.ChatMessageIDs(n.Resource)
 	if msg.ChatID == "" {
@@ -259,5 +234,47 @@ func (e *Engine) clearSuspicious(now time.Time) {
 	e.mu.Unlock()
 	if stale {
 		e.board.Remove("notifications")
+	}
+}
+
+// resolve obtains the message behind a notification. Transient failures
+// (Graph down or throttling, network, tokens) are retried until they pass:
+// skipping could lose a call, and the records behind it on this partition
+// would fail the same way. Only failures that retrying cannot fix (the
+// message was deleted, the notification names no message) skip it. A nil
+// message with a nil error means "nothing to alert".
+func (e *Engine) resolve(ctx context.Context, c *graph.Client, r eventhub.Record, n msgraph.ChangeNotification) (*msgraph.ChatMessage, error) {
+	start := time.Now()
+	defer e.board.Remove("messages")
+	for attempt := 0; ; attempt++ {
+		msg, err := c.Resolve(ctx, n)
+		if err == nil {
+			return msg, nil
+		}
+		var ge *graph.Error
+		switch {
+		case errors.Is(err, graph.ErrClientState):
+			e.log.Warn("pipeline: SUSPICIOUS notification dropped: clientState does not match", "subscription", n.SubscriptionID, "partition", r.Partition, "offset", r.Offset)
+			e.noteSuspicious()
+			return nil, nil
+		case errors.Is(err, graph.ErrValidation), errors.Is(err, graph.ErrLifecycle):
+			return nil, nil
+		case errors.Is(err, msgraph.ErrResource), errors.As(err, &ge) && (ge.Status == 404 || ge.Status == 400):
+			e.log.Error("pipeline: the message behind a notification cannot be read (deleted or invalid); skipped", "resource", n.Resource, "partition", r.Partition, "offset", r.Offset, "err", err)
+			return nil, nil
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		}
+		if time.Since(start) > stuckAfter {
+			sum, fix := graph.Classify(err)
+			e.board.Set(health.Component{Key: "messages", Kind: "subscription", Label: "Reading messages", Level: health.Broken,
+				State: "stuck", Summary: "cannot read a notified message from Graph: " + sum, Fix: fix})
+		}
+		e.log.Warn("pipeline: reading the message failed; retrying", "resource", n.Resource, "attempt", attempt+1, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(min(time.Duration(attempt+1)*time.Second, 30*time.Second)):
+		}
 	}
 }
