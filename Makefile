@@ -84,7 +84,7 @@ lint:
 package: deps
 	$(GO) install fyne.io/tools/cmd/fyne@v1.7.4
 	$$($(GO) env GOPATH)/bin/fyne package -os linux --src ./app --exe emergencydesk \
-	  --app-id "$(APP_ID)" --name "$(APP_NAME)" --app-version "$(VERSION)" --icon ../assets/icon.png --release
+	  --app-id "$(APP_ID)" --name "$(APP_NAME)" --app-version "$(VERSION)" --icon ../assets/icon.png --release --tags $(TAGS)
 	mkdir -p dist && mv -f *.tar.xz dist/ 2>/dev/null || true
 
 clean:
