@@ -3,6 +3,8 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,6 +133,37 @@ func BenchmarkIdle(b *testing.B) {
 		// Whatever steady state an empty desk reports: not alerting.
 		idle(b, d, secs, []string{"unconfigured", "healthy", "degraded", "broken"}, "gui", "--tray", "--no-sound")
 	})
+	// The floor Fyne itself sets: its GLFW loop ticks at 60 Hz whatever
+	// is on screen (fyne-io/fyne#2506), and Mesa's software GL is large.
+	for _, args := range [][]string{nil, {"-window"}} {
+		b.Run("fyne-baseline"+strings.Join(args, ""), func(b *testing.B) { idleBaseline(b, secs, args...) })
+	}
+}
+
+// idleBaseline measures testdata/fynebaseline, the smallest Fyne tray app.
+func idleBaseline(b *testing.B, secs int, args ...string) {
+	bin := filepath.Join(b.TempDir(), "fynebaseline")
+	if out, err := exec.Command("go", "build", "-tags", "migrated_fynedo", "-o", bin, "./testdata/fynebaseline").CombinedOutput(); err != nil {
+		b.Fatalf("build baseline: %v\n%s", err, out)
+	}
+	for b.Loop() {
+		cmd := exec.Command(bin, args...)
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(3 * time.Second)
+		pid := cmd.Process.Pid
+		c0, _ := cpuTicks(pid)
+		t0 := time.Now()
+		time.Sleep(time.Duration(secs) * time.Second)
+		c1, _ := cpuTicks(pid)
+		rss, _ := rssMB(pid)
+		cmd.Process.Kill()
+		cmd.Wait()
+		cpu := float64(c1-c0) / clockTicks / time.Since(t0).Seconds() * 100
+		b.ReportMetric(cpu, "cpu-%")
+		b.ReportMetric(rss, "rss-MB")
+	}
 }
 
 // idle measures one process started with args once its tray shows one of icons.
