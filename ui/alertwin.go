@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image/color"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"emergencydesk/core/alert"
+	"emergencydesk/ui/ontop"
 )
 
 // Banner colours: emergency red, and an unmistakably different blue for tests.
@@ -164,12 +166,25 @@ func (w *alertWindow) add(a alert.Alert, fresh bool) {
 	}
 }
 
-// show raises the window. Fyne has no always-on-top or all-workspaces API
-// (fyne-io/fyne#1183), so the best available is Show + RequestFocus on
-// every alert, with the flashing tray and the notification as backups.
+// show raises the window, pinned above other windows on every workspace
+// (ui/ontop: Fyne has no API for it, fyne-io/fyne#1183), and focused; the
+// flashing tray and the notification back it up.
 func (w *alertWindow) show() {
 	w.win.Show()
+	w.pin(0)
 	w.win.RequestFocus()
+}
+
+// pin keeps the window on top once its native window exists.
+func (w *alertWindow) pin(try int) {
+	err := ontop.Pin(w.win)
+	if errors.Is(err, ontop.ErrNotYet) && try < 40 {
+		time.AfterFunc(50*time.Millisecond, func() { fyne.Do(func() { w.pin(try + 1) }) })
+		return
+	}
+	if err != nil {
+		w.u.log.Warn("alert window: cannot keep it above other windows", "err", err)
+	}
 }
 
 func (w *alertWindow) remove(id string) {

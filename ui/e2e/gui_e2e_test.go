@@ -59,6 +59,15 @@ func TestDemoAlertEndToEnd(t *testing.T) {
 	}); err != nil {
 		p.fatalf(t, "no alert window titled EMERGENCY CALL: %v (windows: %s)", err, titles())
 	}
+	// Above every other window, on every workspace (no window manager runs
+	// under Xvfb, so the app records the EWMH state on the window itself).
+	var st string
+	if err := p.waitFor(3*time.Second, 50*time.Millisecond, func() bool {
+		st = xprop(win.ID, "_NET_WM_STATE")
+		return strings.Contains(st, "_NET_WM_STATE_ABOVE") && strings.Contains(st, "_NET_WM_STATE_STICKY")
+	}); err != nil {
+		t.Errorf("alert window is not pinned above others on all workspaces: _NET_WM_STATE = %q", st)
+	}
 	if _, err := p.waitIcon(it, 5*time.Second, "alerting", "alerting-dim"); err != nil {
 		p.fatalf(t, "tray not alerting: %v", err)
 	}

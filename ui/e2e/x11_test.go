@@ -54,6 +54,15 @@ func windows() ([]xwin, error) {
 	return ws, nil
 }
 
+// xprop returns one property of a window as xprop prints it.
+func xprop(id, prop string) string {
+	out, err := exec.Command("xprop", "-id", id, prop).CombinedOutput()
+	if err != nil {
+		return err.Error() + ": " + string(out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 // viewable says whether the window is mapped and on screen.
 func viewable(id string) bool {
 	out, err := exec.Command("xwininfo", "-id", id).Output()
