@@ -9,6 +9,7 @@ import (
 	"emergencydesk/core/paths"
 	"emergencydesk/core/store"
 	"emergencydesk/ui/tray"
+	"emergencydesk/ui/uitest"
 )
 
 // ackComment is typed into the alert window's comment field; finding it in
@@ -46,6 +47,24 @@ func TestDemoAlertEndToEnd(t *testing.T) {
 	// The screen is 1280x800 (the Makefile's Xvfb): the main window must fit.
 	if main.W > 1280 || main.H > 800 {
 		t.Errorf("main window is %dx%d: wider or taller than the 1280x800 screen", main.W, main.H)
+	}
+	// Closing the main window (the window manager's close button) hides it;
+	// the app keeps running in the tray, and the tray opens it again.
+	if err := uitest.CloseWindow(main.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.waitFor(5*time.Second, 50*time.Millisecond, func() bool { return !viewable(main.ID) }); err != nil {
+		p.fatalf(t, "closing the main window did not hide it: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if p.exited() {
+		p.fatalf(t, "closing the main window quit the app")
+	}
+	if err := d.w.Click(it, tray.LabelOpen); err != nil {
+		p.fatalf(t, "click %q: %v", tray.LabelOpen, err)
+	}
+	if err := p.waitFor(5*time.Second, 50*time.Millisecond, func() bool { _, ok := findWindow("Emergency Desk"); return ok }); err != nil {
+		p.fatalf(t, "the tray did not reopen the main window: %v (windows: %s)", err, titles())
 	}
 
 	notes := len(d.n.Got())
