@@ -375,3 +375,25 @@ func TestGraphOutageLosesNoCall(t *testing.T) {
 		t.Fatalf("only %d message reads: the outage was not exercised", n)
 	}
 }
+
+// TestRevokedAccessTokensRecover: Entra expires every access token (as a
+// policy change or a clock jump would); Graph answers 401, the desk
+// refreshes and the call still arrives.
+func TestRevokedAccessTokensRecover(t *testing.T) {
+	r := newRig(t, msemu.Options{}, func(c *config.Config) { c.Subscription.RichNotifications = false })
+	r.signIn()
+	r.healthy()
+	r.emu.Entra.ExpireAccessTokens()
+	refreshes := r.emu.Entra.Stats().RefreshGrants
+	time.Sleep(1100 * time.Millisecond) // tokens minted from now on carry a later iat
+	_, id, err := r.emu.PostEmergencyCall(0, "911", "After token expiry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := r.alert("call after the tokens expired"); a.ID != id {
+		t.Fatalf("got %s, want %s", a.ID, id)
+	}
+	if r.emu.Entra.Stats().RefreshGrants == refreshes {
+		t.Fatal("no token refresh happened: Graph never rejected the expired token")
+	}
+}

@@ -92,7 +92,7 @@ func Start(o Options) (*Emulator, error) {
 	}
 	e.Desk, e.Callers = users[0], users[1:]
 	e.Graph, err = graphemu.Start(graphemu.Options{
-		Signer: signer, CA: ca, Publisher: e.Hub, TenantID: e.Tenant, Users: users, Monitored: []string{desk.ID},
+		Signer: signer, CheckToken: e.Entra.CheckAccessToken, CA: ca, Publisher: e.Hub, TenantID: e.Tenant, Users: users, Monitored: []string{desk.ID},
 		Logger: o.Logger, Hosts: []string{"graph.microsoft.com"},
 	})
 	if err != nil {

@@ -37,6 +37,10 @@ type User struct {
 // Options configure Start.
 type Options struct {
 	Signer *emutoken.Signer // required: checks bearer tokens
+	// CheckToken, when set, verifies bearer tokens instead of Signer (the
+	// facade passes Entra's CheckAccessToken, so "expire all access
+	// tokens" reaches Graph as it does in Microsoft's cloud).
+	CheckToken func(tok string) (emutoken.Claims, error)
 	CA     *emuca.CA        // required: issues the TLS certificate
 	// Hosts are extra names for the TLS certificate (e.g. graph.microsoft.com).
 	Hosts     []string
@@ -324,7 +328,13 @@ func (s *Server) auth(scopes string, h handler) http.HandlerFunc {
 			writeError(w, now, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty.")
 			return
 		}
-		claims, err := s.opts.Signer.Parse(strings.TrimSpace(tok), now)
+		var claims emutoken.Claims
+		var err error
+		if s.opts.CheckToken != nil {
+			claims, err = s.opts.CheckToken(strings.TrimSpace(tok))
+		} else {
+			claims, err = s.opts.Signer.Parse(strings.TrimSpace(tok), now)
+		}
 		switch {
 		case errors.Is(err, emutoken.ErrExpired):
 			writeError(w, now, http.StatusUnauthorized, "InvalidAuthenticationToken", "Lifetime validation failed, the token is expired.")
