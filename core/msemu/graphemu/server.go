@@ -41,7 +41,7 @@ type Options struct {
 	// facade passes Entra's CheckAccessToken, so "expire all access
 	// tokens" reaches Graph as it does in Microsoft's cloud).
 	CheckToken func(tok string) (emutoken.Claims, error)
-	CA     *emuca.CA        // required: issues the TLS certificate
+	CA         *emuca.CA // required: issues the TLS certificate
 	// Hosts are extra names for the TLS certificate (e.g. graph.microsoft.com).
 	Hosts     []string
 	Publisher Publisher // where notifications go; nil drops them
