@@ -60,6 +60,7 @@ type Engine struct {
 	graphs    map[string]*graph.Client // by auth user id (HomeAccountID)
 	// clientStates are the expected clientState per user (shared by desks).
 	clientStates map[string]string
+	graphStop    map[string]context.CancelFunc
 	// suspicious counts notifications dropped for a wrong clientState.
 	suspicious     int
 	lastSuspicious time.Time
@@ -216,6 +217,7 @@ func (e *Engine) restart() error {
 	e.rules = alert.NewRules(cfg.Alerts)
 	e.auth, e.hub = nil, nil
 	e.graphs = map[string]*graph.Client{}
+	e.clientStates, e.graphStop = map[string]string{}, map[string]context.CancelFunc{}
 	ctx, cancel := context.WithCancel(e.ctx)
 	e.parts = cancel
 	e.mu.Unlock()
@@ -313,7 +315,9 @@ func (e *Engine) restart() error {
 	e.mu.Lock()
 	e.hub = consumer
 	e.mu.Unlock()
-	e.board.Set(health.Component{Key: "eventhub", Kind: "eventhub", Label: "Event Hub", Level: health.Degraded, State: "connecting", Summary: "connecting"})
+	if !e.board.Has("eventhub") { // a rebuild keeps the last state until the new consumer reports
+		e.board.Set(health.Component{Key: "eventhub", Kind: "eventhub", Label: "Event Hub", Level: health.Degraded, State: "connecting", Summary: "connecting"})
+	}
 	e.supervise(ctx, "eventhub", consumer.Run)
 	return nil
 }
@@ -326,36 +330,39 @@ func levelForSettings(c config.Config) health.Level {
 }
 
 // startGraph builds and runs the Graph client of one monitoring user.
-func (e *Engine) startGraph(ctx context.Context, am *auth.Manager, cfg config.Config, cs config.ConnString, hc *http.Client, u config.User) {
+func (e *Engine) startGraph(parts context.Context, am *auth.Manager, cfg config.Config, cs config.ConnString, hc *http.Client, u config.User) {
 	opts, err := graph.OptionsFromConfig(cfg, cs, u.ObjectID)
 	if err != nil {
 		e.log.Error("engine: graph options", "err", err)
 		return
 	}
 	id := u.HomeAccountID
+	// Each user's client has its own stop, so removing one user leaves the
+	// others and the hub consumer running.
+	ctx, stop := context.WithCancel(parts)
 	opts.HTTPClient = hc
 	opts.Tokens = tokenSource(func(ctx context.Context, force bool) (string, error) { return am.AccessToken(ctx, id, force) })
 	opts.Vault = e.o.Vault
 	opts.ClientState = sharedClientState(cs, u.ObjectID)
-	e.mu.Lock()
-	if e.clientStates == nil {
-		e.clientStates = map[string]string{}
-	}
-	e.clientStates[id] = opts.ClientState
-	e.mu.Unlock()
 	opts.Logger = e.log
 	opts.OnHealth = func(h graph.Health) {
-		if ctx.Err() == nil {
+		if ctx.Err() == nil { // a stopped client's last words are not news
 			e.onSubHealth(id, u, h)
 		}
 	}
 	opts.OnBackfill = func(ctx context.Context, m msgraph.ChatMessage) { e.recovered(ctx, u, m) }
 	c, err := graph.New(opts)
 	if err != nil {
+		stop()
 		e.log.Error("engine: graph client", "upn", u.UPN, "err", err)
 		return
 	}
 	e.mu.Lock()
+	if e.clientStates == nil {
+		e.clientStates, e.graphStop = map[string]string{}, map[string]context.CancelFunc{}
+	}
+	e.clientStates[id] = opts.ClientState
+	e.graphStop[id] = stop
 	e.graphs[id] = c
 	e.mu.Unlock()
 	e.supervise(ctx, "graph "+u.UPN, c.Run)

@@ -397,3 +397,34 @@ func TestRevokedAccessTokensRecover(t *testing.T) {
 		t.Fatal("no token refresh happened: Graph never rejected the expired token")
 	}
 }
+
+// TestRemoveMonitoringUser: removing a user deletes its Graph subscription,
+// signs it out (its tokens leave the vault) and forgets it; the chain
+// shows that no user is signed in.
+func TestRemoveMonitoringUser(t *testing.T) {
+	r := newRig(t, msemu.Options{}, nil)
+	u := r.signIn()
+	r.healthy()
+	if n := len(r.emu.Graph.Subscriptions()); n != 1 {
+		t.Fatalf("%d subscriptions after sign-in", n)
+	}
+	if err := r.eng.RemoveMonitoringUser(context.Background(), u.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.emu.Graph.Subscriptions()); n != 0 {
+		t.Fatalf("%d subscriptions left after removing the user", n)
+	}
+	if users := r.eng.Users(); len(users) != 0 {
+		t.Fatalf("users after removal: %+v", users)
+	}
+	c, err := config.Load(r.dirs.ConfigFile())
+	if err != nil || len(c.Users) != 0 {
+		t.Fatalf("settings still list the user: %+v %v", c.Users, err)
+	}
+	if am := r.eng.Auth(); am == nil || len(am.Accounts()) != 0 {
+		t.Fatalf("the token cache still holds the account")
+	}
+	if h := r.eng.Health(); h.Level != health.Unconfigured || !strings.Contains(h.Reason, "no monitoring user") {
+		t.Fatalf("health after removal: %+v", h)
+	}
+}

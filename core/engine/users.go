@@ -231,10 +231,20 @@ func (e *Engine) RemoveMonitoringUser(ctx context.Context, userID string) error 
 	if err != nil {
 		return err
 	}
+	e.mu.Lock()
+	if stop := e.graphStop[userID]; stop != nil {
+		stop()
+	}
+	delete(e.graphStop, userID)
+	delete(e.graphs, userID)
+	delete(e.clientStates, userID)
+	none := len(e.cfg.Users) == 0
+	e.mu.Unlock()
 	e.board.Remove("token/" + userID)
 	e.board.Remove("subscription/" + userID)
-	if rerr := e.restart(); rerr != nil {
-		errs = append(errs, rerr)
+	if none {
+		e.board.Set(health.Component{Key: "users", Kind: "token", Label: "Monitoring users", Level: health.Unconfigured,
+			State: "none", Summary: "no monitoring user is signed in", Fix: "MS Teams → Add Monitoring User"})
 	}
 	e.publishUsers()
 	return errors.Join(errs...)

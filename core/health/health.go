@@ -175,6 +175,14 @@ func (b *Board) Remove(key string) {
 	}
 }
 
+// Has reports whether a component is on the board.
+func (b *Board) Has(key string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.comps[key]
+	return ok
+}
+
 // Overall returns the current combined state.
 func (b *Board) Overall() Overall {
 	b.mu.Lock()
