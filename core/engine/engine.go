@@ -74,6 +74,7 @@ type Engine struct {
 	wg     sync.WaitGroup
 	signIn context.CancelFunc
 	ctx    context.Context // Start's context
+	cancel context.CancelFunc
 }
 
 // New opens the alert log and loads settings; nothing runs until Start.
@@ -110,8 +111,9 @@ func New(o Options) (*Engine, error) {
 
 // Start runs the parts built from the current settings.
 func (e *Engine) Start(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
 	e.mu.Lock()
-	e.ctx = ctx
+	e.ctx, e.cancel = ctx, cancel
 	e.mu.Unlock()
 	if n, err := e.store.Prune(ctx, e.Config().Alerts.RetentionDays, time.Now()); err == nil && n > 0 {
 		e.log.Info("engine: pruned alerts past retention", "count", n)
@@ -186,7 +188,15 @@ func (e *Engine) Reload(ctx context.Context) error {
 
 // Stop ends every part and closes the alert log.
 func (e *Engine) Stop() {
+	e.mu.Lock()
+	cancel := e.cancel
+	e.mu.Unlock()
+	if cancel != nil {
+		cancel() // housekeeping and any restart in flight
+	}
+	e.restartMu.Lock() // wait out a rebuild in progress
 	e.stopParts()
+	e.restartMu.Unlock()
 	e.store.Close()
 }
 
@@ -210,6 +220,9 @@ func (e *Engine) restart() error {
 	e.restartMu.Lock()
 	defer e.restartMu.Unlock()
 	e.stopParts()
+	if e.ctx == nil || e.ctx.Err() != nil {
+		return nil // not started, or stopping
+	}
 	// Parts report health synchronously from their constructors and the
 	// health callbacks take e.mu, so e.mu is held only to swap fields.
 	e.mu.Lock()
