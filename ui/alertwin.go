@@ -108,13 +108,20 @@ type alertWindow struct {
 }
 
 func newAlertWindow(u *UI) *alertWindow {
-	w := &alertWindow{u: u, box: container.NewVBox()}
-	w.win = u.app.NewWindow(WindowTitle(nil))
-	w.win.SetContent(container.NewVScroll(w.box))
-	w.win.Resize(fyne.NewSize(780, 600))
-	// Closing only hides it: the tray keeps flashing until acknowledged.
-	w.win.SetCloseIntercept(w.win.Hide)
-	return w
+	return &alertWindow{u: u, box: container.NewVBox()}
+}
+
+// window creates the native window on the first alert: a desk that never
+// sees a call does not pay for a second GL window.
+func (w *alertWindow) window() fyne.Window {
+	if w.win == nil {
+		w.win = w.u.app.NewWindow(WindowTitle(w.waiting()))
+		w.win.SetContent(container.NewVScroll(w.box))
+		w.win.Resize(fyne.NewSize(780, 600))
+		// Closing only hides it: the tray keeps flashing until acknowledged.
+		w.win.SetCloseIntercept(w.win.Hide)
+	}
+	return w.win
 }
 
 func (w *alertWindow) count() int { return len(w.cards) }
@@ -170,7 +177,7 @@ func (w *alertWindow) add(a alert.Alert, fresh bool) {
 // (ui/ontop: Fyne has no API for it, fyne-io/fyne#1183), and focused; the
 // flashing tray and the notification back it up.
 func (w *alertWindow) show() {
-	w.win.Show()
+	w.window().Show()
 	w.pin(0)
 	w.win.RequestFocus()
 }
@@ -204,7 +211,9 @@ func (w *alertWindow) remove(id string) {
 	w.rebuild()
 	if len(w.cards) == 0 {
 		w.stopTicker()
-		w.win.Hide()
+		if w.win != nil {
+			w.win.Hide()
+		}
 	}
 	w.u.refreshTray()
 }
@@ -215,7 +224,9 @@ func (w *alertWindow) rebuild() {
 		w.box.Add(c.view)
 	}
 	w.box.Refresh()
-	w.win.SetTitle(WindowTitle(w.waiting()))
+	if w.win != nil {
+		w.win.SetTitle(WindowTitle(w.waiting()))
+	}
 }
 
 func (w *alertWindow) card(a alert.Alert) *alertCard {
