@@ -340,3 +340,22 @@ func TestAlertsHistoryAndDiagnostics(t *testing.T) {
 		t.Fatalf("clipboard %q", r.u.app.Clipboard().Content())
 	}
 }
+
+func TestMainWindowHealthLine(t *testing.T) {
+	r := newRig(t, nil)
+	for _, tc := range []struct {
+		o    health.Overall
+		want string
+		imp  widget.Importance
+	}{
+		{health.Overall{Level: health.Unconfigured, Reason: "Not configured: open Settings"}, "Not configured", widget.LowImportance},
+		{health.Overall{Level: health.OK, Reason: "All links healthy"}, "Alert chain healthy", widget.SuccessImportance},
+		{health.Overall{Level: health.Degraded, Reason: "Sign-in a@b: refresh token expires soon"}, "Needs attention — Sign-in a@b", widget.WarningImportance},
+		{health.Overall{Level: health.Broken, Reason: "Event Hub: authentication failed\nretrying"}, "ALERTS CANNOT ARRIVE — Event Hub: authentication failed retrying", widget.DangerImportance},
+	} {
+		r.u.Apply(engine.HealthChanged{Health: tc.o})
+		if !strings.Contains(r.u.status.Text, tc.want) || r.u.status.Importance != tc.imp {
+			t.Errorf("%v: status %q (importance %v), want %q (%v)", tc.o.Level, r.u.status.Text, r.u.status.Importance, tc.want, tc.imp)
+		}
+	}
+}

@@ -79,6 +79,8 @@ type UI struct {
 	diag  *diagPage
 	aw    *alertWindow
 	dc    *deviceCodeDialog
+	// status is the health line above every page.
+	status *widget.Label
 
 	health  health.Overall
 	users   []engine.MonitoringUser
@@ -133,6 +135,7 @@ func (u *UI) Start(showMain bool) {
 	u.users = u.desk.Users()
 	u.teams.setUsers(u.users)
 	u.diag.setHealth(u.health)
+	u.setStatus(u.health)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	if waiting, err := u.desk.Alerts(ctx, engine.FilterUnacknowledged, 100); err == nil {
 		// Alerts left unacknowledged by a previous run still need someone.
@@ -149,7 +152,12 @@ func (u *UI) Start(showMain bool) {
 	u.hist.reload()
 	u.refreshTray()
 	if showMain {
-		u.main.Show()
+		if u.desk.Config().OAuth.ClientID == "" {
+			// A new desk: start where the set-up is.
+			u.ShowPage(PageSettings)
+		} else {
+			u.main.Show()
+		}
 	}
 	ch, unsub := u.desk.Subscribe()
 	u.stop = unsub
@@ -201,6 +209,7 @@ func (u *UI) Apply(ev engine.Event) {
 	case engine.HealthChanged:
 		u.health = e.Health
 		u.diag.setHealth(e.Health)
+		u.setStatus(e.Health)
 	case engine.UsersChanged:
 		u.users = e.Users
 		u.teams.setUsers(e.Users)
