@@ -62,7 +62,7 @@ func (p *teamsPage) userCard(mu engine.MonitoringUser) fyne.CanvasObject {
 	remove := widget.NewButtonWithIcon("Remove", theme.DeleteIcon(), func() { p.confirmRemove(mu) })
 	remove.Importance = widget.DangerImportance
 	body := container.NewVBox(
-		widget.NewLabel("UPN: "+mu.UPN+"\nObject id: "+mu.ID),
+		widget.NewLabel("UPN: "+mu.UPN+"\nObject id: "+orDash(mu.ObjectID)),
 		componentView("Token", mu.Token),
 		componentView("Subscription", mu.Subscription),
 		container.NewHBox(reauth, remove),

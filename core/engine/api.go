@@ -61,7 +61,8 @@ type DeviceCode struct {
 
 // MonitoringUser is a signed-in monitoring user with its health.
 type MonitoringUser struct {
-	ID          string // Entra object id
+	ID          string // the account's key (MSAL home account id: <object id>.<tenant id>)
+	ObjectID    string // Entra object id
 	DisplayName string
 	UPN         string
 	Token       health.Component

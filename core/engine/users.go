@@ -106,7 +106,7 @@ func (e *Engine) Users() []MonitoringUser {
 	}
 	out := make([]MonitoringUser, 0, len(users))
 	for _, u := range users {
-		mu := MonitoringUser{ID: u.HomeAccountID, DisplayName: u.DisplayName, UPN: u.UPN,
+		mu := MonitoringUser{ID: u.HomeAccountID, ObjectID: u.ObjectID, DisplayName: u.DisplayName, UPN: u.UPN,
 			Token: comps["token/"+u.HomeAccountID], Subscription: comps["subscription/"+u.HomeAccountID]}
 		if mu.Token.Key == "" {
 			mu.Token = health.Component{Key: "token/" + u.HomeAccountID, Kind: "token", Label: "Sign-in " + u.UPN, State: "starting"}
@@ -168,7 +168,7 @@ func (e *Engine) AddMonitoringUser(ctx context.Context) error {
 			return
 		}
 		e.board.Remove("users")
-		mu := MonitoringUser{ID: u.HomeAccountID, DisplayName: u.DisplayName, UPN: u.UPN}
+		mu := MonitoringUser{ID: u.HomeAccountID, ObjectID: u.ObjectID, DisplayName: u.DisplayName, UPN: u.UPN}
 		e.bus.publish(SignInFinished{User: mu})
 		// Start (or wake) this user's subscription without disturbing the
 		// Event Hub consumer.

@@ -105,7 +105,7 @@ func TestScreenshots(t *testing.T) {
 	mw = mainWin(p)
 	time.Sleep(500 * time.Millisecond)
 	// Select the newest alert: the first row of the list, left of the split.
-	xdo("mousemove", "--window", mw.ID, "300", "62", "click", "1")
+	xdo("mousemove", "--window", mw.ID, "300", "102", "click", "1") // below the health line and the filter
 	xdo("mousemove", "1270", "790")
 	shot(p, mw, "alerts.png")
 
