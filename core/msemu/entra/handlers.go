@@ -107,24 +107,15 @@ func (s *Server) deviceCodeEndpoint(w http.ResponseWriter, r *http.Request) {
 	code, injected := s.takeInjectionLocked(OnDeviceCode)
 	app, known := s.apps[strings.ToLower(clientID)]
 	s.mu.Unlock()
-	tid, ok := s.resolveTenant(tenant)
 	args := errArgs{clientID: clientID, tenant: tenant, appName: app.Name}
-	switch {
-	case injected:
+	if injected {
 		s.writeAAD(w, r, code, args)
 		return
-	case !ok:
-		s.writeAAD(w, r, 90002, args)
+	}
+	if _, ok := s.checkClient(w, r, tenant, clientID, known, args); !ok {
 		return
-	case clientID == "":
-		args.param = "client_id"
-		s.writeAAD(w, r, 900144, args)
-		return
-	case !known:
-		args.tenant = tid
-		s.writeAAD(w, r, 700016, args)
-		return
-	case strings.TrimSpace(r.PostForm.Get("scope")) == "":
+	}
+	if strings.TrimSpace(r.PostForm.Get("scope")) == "" {
 		s.writeAAD(w, r, 70011, args)
 		return
 	}
@@ -190,18 +181,8 @@ func (s *Server) tokenEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.writeAAD(w, r, code, args)
 		return
 	}
-	tid, ok := s.resolveTenant(tenant)
-	switch {
-	case !ok:
-		s.writeAAD(w, r, 90002, args)
-		return
-	case clientID == "":
-		args.param = "client_id"
-		s.writeAAD(w, r, 900144, args)
-		return
-	case !known:
-		args.tenant = tid
-		s.writeAAD(w, r, 700016, args)
+	tid, ok := s.checkClient(w, r, tenant, clientID, known, args)
+	if !ok {
 		return
 	}
 	now := s.now()
@@ -327,4 +308,24 @@ func (s *Server) issueLockedAuth(w http.ResponseWriter, app App, tid string, u U
 		"client_info":    b64.EncodeToString(clientInfo),
 	})
 	s.log.Debug("entra emulator: tokens issued", "user", u.UPN, "client_id", app.ClientID)
+}
+
+// checkClient answers Entra's error for an unknown tenant (90002), a
+// missing client_id (900144) or an unknown application (700016) and
+// reports the tenant id and whether the request may go on.
+func (s *Server) checkClient(w http.ResponseWriter, r *http.Request, tenant, clientID string, known bool, args errArgs) (string, bool) {
+	tid, ok := s.resolveTenant(tenant)
+	switch {
+	case !ok:
+		s.writeAAD(w, r, 90002, args)
+	case clientID == "":
+		args.param = "client_id"
+		s.writeAAD(w, r, 900144, args)
+	case !known:
+		args.tenant = tid
+		s.writeAAD(w, r, 700016, args)
+	default:
+		return tid, true
+	}
+	return tid, false
 }
