@@ -318,24 +318,7 @@ func (w *alertWindow) startTicker() {
 	if w.stop != nil {
 		return
 	}
-	stop := make(chan struct{})
-	w.stop = stop
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				fyne.Do(func() {
-					if w.stop == stop {
-						w.tick()
-					}
-				})
-			}
-		}
-	}()
+	w.stop = everySecond(w.tick)
 }
 
 func (w *alertWindow) stopTicker() {

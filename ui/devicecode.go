@@ -152,23 +152,7 @@ func (d *deviceCodeDialog) showCode(p engine.DeviceCode) {
 	d.codeBox.Show()
 	d.tick()
 	d.stopTicker()
-	d.stop = make(chan struct{})
-	go func(stop chan struct{}) {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				fyne.Do(func() {
-					if d.stop == stop {
-						d.tick()
-					}
-				})
-			}
-		}
-	}(d.stop)
+	d.stop = everySecond(d.tick)
 }
 
 // tick updates the countdown to the code's expiry.
