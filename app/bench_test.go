@@ -1,18 +1,11 @@
 package main
 
 import (
-	"context"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"emergencydesk/core/config"
-	"emergencydesk/core/msemu"
-	"emergencydesk/core/paths"
-	"emergencydesk/core/secrets"
-	"emergencydesk/core/secrets/secretstest"
 )
 
 // BenchmarkWatchIdle measures an idle, signed-in `emergencydesk watch`:
@@ -26,22 +19,7 @@ func BenchmarkWatchIdle(b *testing.B) {
 }
 
 func benchWatchIdle(b *testing.B, bin string) {
-	secretstest.Vault(b)
-	emu, err := msemu.Start(msemu.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer emu.Close()
-	home := b.TempDir()
-	d := paths.Under(home)
-	s, _ := emu.Settings(config.Default(), d.Data)
-	config.Save(d.ConfigFile(), s.Config)
-	v, err := secrets.Open(vaultService, d.VaultDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	v.Delete(secrets.TokenCache)
-	v.Set(secrets.ConnectionString, s.ConnectionString)
+	emu, home, _ := emulatorDesk(b, nil)
 	w := startWatchBin(b, bin, home)
 	dc := w.await("device code", 30*time.Second, func(l line) bool { return l.Type == "device_code" })
 	emu.Approve(dc.Code.UserCode)
@@ -93,4 +71,3 @@ func procRSS(tb testing.TB, pid int) int64 {
 	return 0
 }
 
-var _ = context.Background

@@ -134,6 +134,39 @@ func (w *watchProc) kill9() {
 	}
 }
 
+// emulatorDesk starts the emulator and writes a desk home (settings and
+// vault, nothing else) pointing at it, as a deployment script would.
+func emulatorDesk(tb testing.TB, tweak func(*config.Config)) (*msemu.Emulator, string, msemu.Settings) {
+	tb.Helper()
+	secretstest.Vault(tb)
+	emu, err := msemu.Start(msemu.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(emu.Close)
+	home := tb.TempDir()
+	d := paths.Under(home)
+	s, err := emu.Settings(config.Default(), d.Data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if tweak != nil {
+		tweak(&s.Config)
+	}
+	if err := config.Save(d.ConfigFile(), s.Config); err != nil {
+		tb.Fatal(err)
+	}
+	v, err := secrets.Open(vaultService, d.VaultDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v.Delete(secrets.TokenCache)
+	if err := v.Set(secrets.ConnectionString, s.ConnectionString); err != nil {
+		tb.Fatal(err)
+	}
+	return emu, home, s
+}
+
 func isAlert(id string) func(line) bool {
 	return func(l line) bool { return l.Type == "alert" && (id == "" || l.Alert.ID == id) }
 }
@@ -142,30 +175,10 @@ func isAlert(id string) func(line) bool {
 // only through settings and the vault: sign-in, a 911 call, a 933 call, an
 // ordinary message, kill -9 mid-processing and after an alert, clean exit.
 func TestWatchBlackBox(t *testing.T) {
-	secretstest.Vault(t)
-	emu, err := msemu.Start(msemu.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emu.Close()
-	home := t.TempDir()
+	emu, home, s := emulatorDesk(t, func(c *config.Config) {
+		c.Subscription.RichNotifications = false // so a slow Graph stalls processing below
+	})
 	d := paths.Under(home)
-	s, err := emu.Settings(config.Default(), d.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Config.Subscription.RichNotifications = false // so a slow Graph stalls processing below
-	if err := config.Save(d.ConfigFile(), s.Config); err != nil {
-		t.Fatal(err)
-	}
-	v, err := secrets.Open(vaultService, d.VaultDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	v.Delete(secrets.TokenCache)
-	if err := v.Set(secrets.ConnectionString, s.ConnectionString); err != nil {
-		t.Fatal(err)
-	}
 
 	w := startWatch(t, home)
 	dc := w.await("device code prompt", 30*time.Second, func(l line) bool { return l.Type == "device_code" })
