@@ -70,4 +70,3 @@ func procRSS(tb testing.TB, pid int) int64 {
 	}
 	return 0
 }
-
