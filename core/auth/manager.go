@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -208,10 +207,7 @@ func orStr(a, b string) string {
 }
 
 func newHTTPClient(bundlePath string, extra []byte) (*http.Client, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
+	pool, _ := config.RootCAs(nil)
 	if bundlePath != "" {
 		pem, err := os.ReadFile(bundlePath)
 		if err != nil {

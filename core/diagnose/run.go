@@ -334,15 +334,11 @@ func userLabel(u config.User) string {
 
 // rootPool is the system roots plus the extra CA bundle, as the app uses.
 func rootPool(bundle string) *x509.CertPool {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
+	var pem []byte
 	if bundle != "" {
-		if pem, err := os.ReadFile(bundle); err == nil {
-			pool.AppendCertsFromPEM(pem)
-		}
+		pem, _ = os.ReadFile(bundle) // an unreadable bundle is the settings check's finding
 	}
+	pool, _ := config.RootCAs(pem)
 	return pool
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"crypto/x509"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -399,15 +399,12 @@ func (t tokenSource) AccessToken(ctx context.Context, force bool) (string, error
 }
 
 func httpClient(extraCA []byte) (*http.Client, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if len(extraCA) > 0 && !pool.AppendCertsFromPEM(extraCA) {
+	pool, ok := config.RootCAs(extraCA)
+	if !ok {
 		return nil, errors.New("the extra CA bundle holds no usable PEM certificate")
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = tlsConfig(pool)
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	return &http.Client{Transport: tr, Timeout: 60 * time.Second}, nil
 }
 

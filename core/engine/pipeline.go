@@ -3,8 +3,6 @@ package engine
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,10 +17,6 @@ import (
 	"emergencydesk/core/msgraph"
 	"emergencydesk/core/store"
 )
-
-func tlsConfig(pool *x509.CertPool) *tls.Config {
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-}
 
 // stuckAfter is how long reading one message may fail before the chain's
 // health says so.

@@ -3,7 +3,6 @@ package eventhub
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -85,11 +84,8 @@ func (c Conn) resolve() (resolved, error) {
 		}
 		addr = c.Bootstrap
 	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if len(c.ExtraCAPEM) > 0 && !pool.AppendCertsFromPEM(c.ExtraCAPEM) {
+	pool, ok := config.RootCAs(c.ExtraCAPEM)
+	if !ok {
 		return resolved{}, &Error{Problem{KindTLS, "the extra CA bundle holds no PEM certificate", "select a PEM file with -----BEGIN CERTIFICATE----- blocks (the proxy's root CA)"}, errors.New("no certificates in extra CA bundle")}
 	}
 	return resolved{cs: cs, addr: addr, serverName: cs.Host,
