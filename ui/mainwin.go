@@ -7,19 +7,20 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"emergencydesk/core/health"
+	"emergencydesk/ui/tray"
 )
 
 // statusText and statusImportance word and colour the health line.
 func statusText(o health.Overall) string {
 	switch o.Level {
 	case health.OK:
-		return "● Alert chain healthy — " + oneLineReason(o.Reason)
+		return "● Alert chain healthy — " + tray.OneLine(o.Reason)
 	case health.Degraded:
-		return "● Needs attention — " + oneLineReason(o.Reason)
+		return "● Needs attention — " + tray.OneLine(o.Reason)
 	case health.Broken:
-		return "● ALERTS CANNOT ARRIVE — " + oneLineReason(o.Reason)
+		return "● ALERTS CANNOT ARRIVE — " + tray.OneLine(o.Reason)
 	default:
-		return "● Not configured — " + oneLineReason(o.Reason)
+		return "● Not configured — " + tray.OneLine(o.Reason)
 	}
 }
 
@@ -34,17 +35,6 @@ func statusImportance(l health.Level) widget.Importance {
 	default:
 		return widget.LowImportance
 	}
-}
-
-func oneLineReason(s string) string {
-	out := []rune{}
-	for _, r := range s {
-		if r == '\n' || r == '\r' {
-			r = ' '
-		}
-		out = append(out, r)
-	}
-	return string(out)
 }
 
 // setStatus shows o in the main window's health line.

@@ -1,6 +1,7 @@
 package tray
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -99,7 +100,7 @@ func New(host Host, tooltip func(string)) *Tray {
 func (t *Tray) Update(level health.Level, reason string, alerting bool) {
 	s := StateFor(level, alerting)
 	if t.tooltip != nil {
-		t.tooltip(oneLine(reason))
+		t.tooltip(clip(OneLine(reason), 200))
 	}
 	if s == t.state {
 		return
@@ -165,16 +166,22 @@ func (t *Tray) flash(stop chan struct{}) {
 	}
 }
 
-func oneLine(s string) string {
-	out := make([]rune, 0, len(s))
-	for _, r := range s {
+// OneLine folds line breaks and tabs into spaces (a tooltip or a status
+// line shows one line).
+func OneLine(s string) string {
+	return strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' || r == '\t' {
-			r = ' '
+			return ' '
 		}
-		out = append(out, r)
-	}
-	if len(out) > 200 {
-		out = append(out[:199], '…')
+		return r
+	}, s)
+}
+
+// clip shortens s to max runes, ending in an ellipsis.
+func clip(s string, max int) string {
+	out := []rune(s)
+	if len(out) > max {
+		out = append(out[:max-1], '…')
 	}
 	return string(out)
 }
