@@ -64,7 +64,6 @@ type Engine struct {
 	// suspicious counts notifications dropped for a wrong clientState.
 	suspicious     int
 	lastSuspicious time.Time
-	hub            *eventhub.Consumer
 	parts          context.CancelFunc // stops the running parts
 	// What the running parts were built with, for adding a user without
 	// a restart.
@@ -228,7 +227,7 @@ func (e *Engine) restart() error {
 	e.mu.Lock()
 	cfg := e.cfg.Clone()
 	e.rules = alert.NewRules(cfg.Alerts)
-	e.auth, e.hub = nil, nil
+	e.auth = nil
 	e.graphs = map[string]*graph.Client{}
 	e.clientStates, e.graphStop = map[string]string{}, map[string]context.CancelFunc{}
 	ctx, cancel := context.WithCancel(e.ctx)
@@ -325,9 +324,6 @@ func (e *Engine) restart() error {
 			State: "failed", Summary: p.Summary, Fix: p.Fix})
 		return nil
 	}
-	e.mu.Lock()
-	e.hub = consumer
-	e.mu.Unlock()
 	if !e.board.Has("eventhub") { // a rebuild keeps the last state until the new consumer reports
 		e.board.Set(health.Component{Key: "eventhub", Kind: "eventhub", Label: "Event Hub", Level: health.Degraded, State: "connecting", Summary: "connecting"})
 	}
@@ -370,10 +366,7 @@ func (e *Engine) startGraph(parts context.Context, am *auth.Manager, cfg config.
 		e.log.Error("engine: graph client", "upn", u.UPN, "err", err)
 		return
 	}
-	e.mu.Lock()
-	if e.clientStates == nil {
-		e.clientStates, e.graphStop = map[string]string{}, map[string]context.CancelFunc{}
-	}
+	e.mu.Lock() // the maps are made by restart, which always runs first
 	e.clientStates[id] = opts.ClientState
 	e.graphStop[id] = stop
 	e.graphs[id] = c
