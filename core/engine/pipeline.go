@@ -238,8 +238,12 @@ func (e *Engine) clearSuspicious(now time.Time) {
 // message was deleted, the notification names no message) skip it. A nil
 // message with a nil error means "nothing to alert".
 func (e *Engine) resolve(ctx context.Context, c *graph.Client, r eventhub.Record, n msgraph.ChangeNotification) (*msgraph.ChatMessage, error) {
-	start := time.Now()
-	defer e.board.Remove("messages")
+	start, stuck := time.Now(), false
+	defer func() {
+		if stuck {
+			e.board.Remove("messages")
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		msg, err := c.Resolve(ctx, n)
 		if err == nil {
@@ -260,6 +264,7 @@ func (e *Engine) resolve(ctx context.Context, c *graph.Client, r eventhub.Record
 			return nil, ctx.Err()
 		}
 		if time.Since(start) > stuckAfter {
+			stuck = true
 			sum, fix := graph.Classify(err)
 			e.board.Set(health.Component{Key: "messages", Kind: "subscription", Label: "Reading messages", Level: health.Broken,
 				State: "stuck", Summary: "cannot read a notified message from Graph: " + sum, Fix: fix})
